@@ -369,3 +369,11 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// Int64 returns an int64 function attribute, or def when absent.
+func (f *Func) Int64(name string, def int64) int64 {
+	if v, ok := f.Attrs[name].(int64); ok {
+		return v
+	}
+	return def
+}

@@ -59,6 +59,8 @@ func init() {
 		Doc: "ONNX Flatten: {axis}"})
 	def(OpInfo{Name: "reshape", Level: TensorLevel, MinArgs: 1, MaxArgs: 1, Infer: inferReshape,
 		Doc: "reshape to {shape} (fully resolved: no 0 or -1)"})
+	def(OpInfo{Name: "linear", Level: TensorLevel, MinArgs: 3, MaxArgs: 3, Infer: inferLinear,
+		Doc: "y[1,m] = W[m,n] * flatten(x)[n] + b[m]: a dense layer on one sample (W, b constant)"})
 	def(OpInfo{Name: "poly", Level: TensorLevel, MinArgs: 1, MaxArgs: 1, Infer: inferPoly,
 		Doc: "sum_k coeffs[k]*T_k((2x-lo-hi)/(hi-lo)), a Chebyshev series on [lo, hi]; {coeffs, lo, hi, fn, max_err}"})
 
@@ -220,16 +222,32 @@ func inferMatMul(f *Func, op *Op) ([]Type, error) {
 		return nil, err
 	}
 	out := append(batch, pa[len(pa)-2], pb[len(pb)-1])
-	if len(b) == 1 {
+	switch {
+	case len(a) == 1 && len(b) == 1: // vector . vector: a scalar
+		out = out[:len(out)-2]
+	case len(a) == 1: // drop the promoted row dim
+		out = append(out[:len(out)-2], out[len(out)-1])
+	case len(b) == 1: // drop the promoted column dim
 		out = out[:len(out)-1]
 	}
-	if len(a) == 1 {
-		out = append(out[:len(out)-2], out[len(out)-1:]...)
-		if len(b) == 1 {
-			out = out[:len(out)-1]
-		}
-	}
 	return []Type{Tensor(out, anySecret(op))}, nil
+}
+
+func inferLinear(f *Func, op *Op) ([]Type, error) {
+	if err := tensors(op); err != nil {
+		return nil, err
+	}
+	x, w, b := op.Args[0].Type, op.Args[1].Type, op.Args[2].Type
+	if len(w.Shape) != 2 || w.Shape[1] != x.NumElements() {
+		return nil, fmt.Errorf("weight %v does not match an input of %d elements", w.Shape, x.NumElements())
+	}
+	if len(b.Shape) != 1 || b.Shape[0] != w.Shape[0] {
+		return nil, fmt.Errorf("bias %v does not match %d outputs", b.Shape, w.Shape[0])
+	}
+	if w.Secret || b.Secret {
+		return nil, fmt.Errorf("weight and bias must be constant")
+	}
+	return []Type{Tensor([]int{1, w.Shape[0]}, x.Secret)}, nil
 }
 
 func inferFlatten(f *Func, op *Op) ([]Type, error) {

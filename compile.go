@@ -1,0 +1,143 @@
+// Package fhec compiles trained ONNX models into plans that run on CKKS
+// ciphertexts, and runs them: the Go API that the fhec command is a thin
+// shell over.
+//
+// The flow, as a client and a server see it:
+//
+//	compiled, _ := fhec.Compile(modelBytes, fhec.CompileOptions{Calibration: &samples})
+//	sk, evk, _ := fhec.KeyGen(compiled.Plan)            // client: sk stays here
+//	ct, _ := fhec.Encrypt(compiled.Plan, sk, x)         // client
+//	out, stats, _ := fhec.Evaluate(compiled.Plan, evk, ct, fhec.EvalOptions{}) // server: evaluation keys only
+//	y, _ := fhec.Decrypt(compiled.Plan, sk, out)        // client
+package fhec
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/fhec/fhec/backend/cpu"
+	"github.com/fhec/fhec/frontend"
+	"github.com/fhec/fhec/internal/tensorio"
+	"github.com/fhec/fhec/ir"
+	"github.com/fhec/fhec/passes"
+	"github.com/fhec/fhec/plan/planpb"
+)
+
+// Tensor is a dense float64 tensor in row-major order.
+type Tensor = tensorio.Tensor
+
+// CompileOptions control compilation.
+type CompileOptions struct {
+	// Calibration holds representative inputs, shaped [N, ...model input
+	// without its batch dim] (or one sample in the model's input shape).
+	// Activation ranges are measured on them. Nil: documented default ranges
+	// and a warning.
+	Calibration *Tensor
+	// ActivationDegree is the polynomial degree for ReLU (0: passes.DefaultReluDegree).
+	ActivationDegree int
+	// RangeMargin and RangeFloor tune activation ranges (see passes.Context).
+	RangeMargin, RangeFloor float64
+	// Insecure allows parameters below 128-bit security (tests only; the plan says so).
+	Insecure bool
+	// DumpAfter names passes after which the IR is written to Dump ("all": every pass).
+	DumpAfter []string
+	Dump      io.Writer
+}
+
+// Compiled is the result of Compile.
+type Compiled struct {
+	Plan        *planpb.Plan
+	Warnings    []string
+	Activations []passes.ActivationFit
+	Params      *passes.Params
+	// IR is the final ckks-level function (for inspection and simulation).
+	IR *ir.Func
+}
+
+// Compile lowers an ONNX model to a CPU plan.
+func Compile(model []byte, opt CompileOptions) (*Compiled, error) {
+	f, err := frontend.Load(model, frontend.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return CompileFunc(f, opt)
+}
+
+// CompileFunc compiles a tensor-level IR function (as the frontend makes it).
+func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
+	if len(f.Params) != 1 {
+		return nil, fmt.Errorf("the model has %d inputs; fhec supports models with one input", len(f.Params))
+	}
+	ctx := &passes.Context{ActivationDegree: opt.ActivationDegree, Insecure: opt.Insecure,
+		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor}
+	if opt.Calibration != nil {
+		samples, err := SplitBatch(*opt.Calibration, f.Params[0].Type.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+		for _, s := range samples {
+			ctx.Calibration = append(ctx.Calibration, []ir.Array{{Shape: f.Params[0].Type.Shape, Data: s}})
+		}
+	}
+	pl := &passes.Pipeline{Passes: passes.Standard(), DumpAfter: opt.DumpAfter, Dump: opt.Dump}
+	if err := pl.Run(f, ctx); err != nil {
+		return nil, err
+	}
+	var acts []cpu.Activation
+	for _, a := range ctx.Activations {
+		acts = append(acts, cpu.Activation{Value: a.Value, Function: a.Function, Lo: a.Lo, Hi: a.Hi, Degree: a.Degree, MaxError: a.MaxError})
+	}
+	props := map[string]string{
+		"depth":               strconv.Itoa(ctx.Params.Depth),
+		"batch":               strconv.Itoa(ctx.Params.Batch),
+		"calibration_samples": strconv.Itoa(len(ctx.Calibration)),
+	}
+	p, err := cpu.Emit(f, cpu.Options{Activations: acts, Properties: props, Insecure: opt.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	return &Compiled{Plan: p, Warnings: ctx.Warnings, Activations: ctx.Activations, Params: ctx.Params, IR: f}, nil
+}
+
+// SplitBatch splits a tensor into flattened samples for a model input of the
+// given shape. Accepted: exactly the input shape (one sample), or
+// [batch, ...shape without its leading 1], or [batch, ...shape].
+func SplitBatch(t Tensor, inShape []int) ([][]float64, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	per := ir.NumElements(inShape)
+	want := inShape
+	if len(want) > 0 && want[0] == 1 {
+		want = want[1:]
+	}
+	switch {
+	case sameDims(t.Shape, inShape):
+		return [][]float64{t.Data}, nil
+	case len(t.Shape) >= 1 && (sameDims(t.Shape[1:], want) || sameDims(t.Shape[1:], inShape)):
+		n := t.Shape[0]
+		if n == 0 {
+			return nil, fmt.Errorf("no samples (shape %v)", t.Shape)
+		}
+		out := make([][]float64, n)
+		for i := range out {
+			out[i] = t.Data[i*per : (i+1)*per]
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("shape %v does not match the model input %v: want [batch, %s] or %v",
+		t.Shape, inShape, ir.ShapeString(want), inShape)
+}
+
+func sameDims(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+package passes
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhec/fhec/ir"
+)
+
+// Defaults for activation fitting.
+const (
+	// DefaultReluDegree is the Chebyshev degree used for ReLU.
+	DefaultReluDegree = 15
+	// DefaultActivationRange: without calibration data, activation inputs are
+	// assumed to lie in [-DefaultActivationRange, DefaultActivationRange].
+	DefaultActivationRange = 8.0
+	// DefaultRangeMargin widens a calibrated range by this fraction of its
+	// width on each side.
+	DefaultRangeMargin = 0.25
+)
+
+// ActivationFit describes one fitted activation.
+type ActivationFit struct {
+	Value      string  // the SSA value the activation defines
+	Function   string  // "relu", ...
+	Lo, Hi     float64 // the interval the polynomial is fitted on
+	Degree     int
+	MaxError   float64 // max |f(x) - p(x)| over [Lo, Hi], measured on a dense grid
+	Calibrated bool
+}
+
+// FitActivations replaces every ReLU by a polynomial. ReLU is positively
+// homogeneous (relu(R*t) = R*relu(t)), so each element j is first scaled by
+// 1/R_j into [-1, 1], where R_j is its calibrated magnitude (widened by the
+// margin, floored at a fraction of the layer's largest: see
+// DefaultRangeFloor), then one polynomial approximation of relu on [-1, 1]
+// (FitReLU) is applied, then the result is scaled back by R_j. FuseLinear folds both scalings into the neighbouring dense layers,
+// so per-element ranges cost nothing, and each element's error is
+// R_j * (fit error on [-1, 1]) rather than the layer's worst range. Without
+// calibration data every R_j is the default range (and a warning says so).
+// The fitted error is measured on a dense grid and stored (max_err, relative
+// to R_j = 1).
+//
+// Requires: tensor-level IR, after Calibrate.
+// Guarantees: no relu op remains; each became mul(poly(mul(x, 1/R)), R) with
+// the poly on [-1, 1] and |poly - relu| <= max_err there. An element range
+// entirely non-negative everywhere makes the ReLU the identity (no level).
+type FitActivations struct{}
+
+// DefaultRangeFloor: no element's range is taken smaller than this fraction
+// of the largest range in its layer. The default, 1, gives every element of a
+// layer the layer's range: on held-out MNIST images, per-element ranges
+// calibrated on 16 images were exceeded by unseen inputs and the polynomial
+// diverged, while layer-wide ranges never did (498/512 argmax agreement for
+// mnist2x10 at degree 15). Smaller values trade that robustness for precision
+// when the calibration set is large.
+const DefaultRangeFloor = 1.0
+
+func (FitActivations) Name() string { return "fit-activations" }
+
+func (FitActivations) Run(f *ir.Func, c *Context) error {
+	deg := c.ActivationDegree
+	if deg == 0 {
+		deg = DefaultReluDegree
+	}
+	if deg < 1 || deg > 255 {
+		return fmt.Errorf("activation degree %d out of range [1, 255]", deg)
+	}
+	margin := c.RangeMargin
+	if margin == 0 {
+		margin = DefaultRangeMargin
+	}
+	def := c.DefaultRange
+	if def == 0 {
+		def = DefaultActivationRange
+	}
+	relu := activationOps["relu"]
+	warned := false
+	for i := 0; i < len(f.Ops); i++ {
+		op := f.Ops[i]
+		if op.Code != "relu" {
+			continue
+		}
+		x := op.Args[0]
+		n := x.Type.NumElements()
+		lo, hi := op.Floats("calib_lo"), op.Floats("calib_hi")
+		calibrated := len(lo) == n && len(hi) == n
+		R := make([]float64, n)
+		maxR := 0.0
+		allNonNeg := calibrated
+		for j := range R {
+			if calibrated {
+				R[j] = math.Max(math.Abs(lo[j]), math.Abs(hi[j])) * (1 + margin)
+				allNonNeg = allNonNeg && lo[j] >= 0
+			} else {
+				R[j] = def
+			}
+			maxR = math.Max(maxR, R[j])
+		}
+		if !calibrated && !warned {
+			c.Warn("no calibration data: ReLU inputs are assumed to lie in [%g, %g]; inputs outside it give wrong results (pass --calibration)", -def, def)
+			warned = true
+		}
+		name := op.Result().Name
+		if allNonNeg {
+			f.ReplaceUses(op.Result(), x) // relu is the identity on this range
+			c.Activations = append(c.Activations, ActivationFit{Value: name, Function: "relu", Lo: 0, Hi: maxR, Calibrated: calibrated})
+			continue
+		}
+		floorFrac := c.RangeFloor
+		if floorFrac == 0 {
+			floorFrac = DefaultRangeFloor
+		}
+		floor := math.Max(floorFrac*maxR, 1e-6)
+		inv := make([]float64, n)
+		for j := range R {
+			R[j] = math.Max(R[j], floor)
+			inv[j] = 1 / R[j]
+		}
+		// The inputs this layer saw, normalized: the fit weighs them most.
+		var seen []float64
+		if calibrated {
+			for _, sample := range c.Calibration {
+				vals, err := ir.InterpretAll(f, sample)
+				if err != nil {
+					return fmt.Errorf("calibrating %%%s: %w", name, err)
+				}
+				for j, v := range vals[x].Data {
+					seen = append(seen, v*inv[j])
+				}
+			}
+		}
+		coeffs, err := FitReLU(deg, seen)
+		if err != nil {
+			return fmt.Errorf("fitting relu %%%s: %w", op.Result().Name, err)
+		}
+		relErr := FitError(relu, coeffs, -1, 1)
+		shape := x.Type.Shape
+		iv, iop, err := newConst(f, name+".inv_range", shape, inv)
+		if err != nil {
+			return err
+		}
+		in, err := f.NewOp("mul", name+".in", nil, x, iv)
+		if err != nil {
+			return err
+		}
+		poly, err := f.NewOp("poly", name+".poly", map[string]ir.Attr{"coeffs": coeffs, "lo": -1.0, "hi": 1.0,
+			"fn": "relu", "max_err": relErr}, in.Result())
+		if err != nil {
+			return err
+		}
+		rv, rop, err := newConst(f, name+".range", shape, R)
+		if err != nil {
+			return err
+		}
+		out, err := f.NewOp("mul", name, nil, poly.Result(), rv)
+		if err != nil {
+			return err
+		}
+		insertBefore(f, op, iop, in, poly, rop, out)
+		i += 5
+		f.ReplaceUses(op.Result(), out.Result())
+		c.Activations = append(c.Activations, ActivationFit{Value: name, Function: "relu", Lo: -maxR, Hi: maxR, Degree: deg,
+			MaxError: relErr * maxR, Calibrated: calibrated})
+	}
+	f.RemoveDead()
+	return nil
+}
+
+// dataWeight is the share of the least-squares weight given to calibration
+// points (the rest is spread uniformly over [-1, 1] so the fit stays bounded
+// everywhere).
+const dataWeight = 0.9
+
+// FitReLU returns Chebyshev coefficients on [-1, 1] of a degree-d
+// approximation of relu: a weighted least-squares fit on the calibration
+// points seen (normalized to [-1, 1]) mixed with the Chebyshev nodes of
+// [-1, 1], so it is most accurate where the data is and bounded everywhere.
+// Without data it is the Chebyshev interpolant.
+func FitReLU(d int, seen []float64) ([]float64, error) {
+	relu := activationOps["relu"]
+	if len(seen) == 0 {
+		return ChebyshevInterpolate(relu, -1, 1, d), nil
+	}
+	const maxPoints = 20000
+	stride := 1
+	if len(seen) > maxPoints {
+		stride = (len(seen) + maxPoints - 1) / maxPoints
+	}
+	var pts, wts []float64
+	nData := 0
+	for i := 0; i < len(seen); i += stride {
+		nData++
+	}
+	nGrid := 8 * (d + 1)
+	for i := 0; i < len(seen); i += stride {
+		pts = append(pts, math.Max(-1, math.Min(1, seen[i])))
+		wts = append(wts, math.Sqrt(dataWeight/float64(nData)))
+	}
+	for j := 0; j < nGrid; j++ {
+		pts = append(pts, math.Cos(math.Pi*(float64(j)+0.5)/float64(nGrid)))
+		wts = append(wts, math.Sqrt((1-dataWeight)/float64(nGrid)))
+	}
+	a := mat.NewDense(len(pts), d+1, nil)
+	b := mat.NewVecDense(len(pts), nil)
+	for i, t := range pts {
+		// T_0..T_d at t by the recurrence
+		t0, t1 := 1.0, t
+		for k := 0; k <= d; k++ {
+			var tk float64
+			switch k {
+			case 0:
+				tk = t0
+			case 1:
+				tk = t1
+			default:
+				tk = 2*t*t1 - t0
+				t0, t1 = t1, tk
+			}
+			a.Set(i, k, wts[i]*tk)
+		}
+		b.SetVec(i, wts[i]*relu(t))
+	}
+	var x mat.VecDense
+	if err := x.SolveVec(a, b); err != nil {
+		return nil, err
+	}
+	return x.RawVector().Data, nil
+}
+
+// ChebyshevInterpolate returns the coefficients c_0..c_d of the degree-d
+// polynomial sum c_k T_k(t), t = (2x-lo-hi)/(hi-lo), that interpolates fn at
+// the d+1 Chebyshev nodes of [lo, hi] (near-minimax for smooth functions).
+func ChebyshevInterpolate(fn func(float64) float64, lo, hi float64, d int) []float64 {
+	n := d + 1
+	fx := make([]float64, n)
+	for j := 0; j < n; j++ {
+		t := math.Cos(math.Pi * (float64(j) + 0.5) / float64(n))
+		fx[j] = fn((hi-lo)/2*t + (hi+lo)/2)
+	}
+	c := make([]float64, n)
+	for k := 0; k < n; k++ {
+		s := 0.0
+		for j := 0; j < n; j++ {
+			s += fx[j] * math.Cos(math.Pi*float64(k)*(float64(j)+0.5)/float64(n))
+		}
+		c[k] = 2 * s / float64(n)
+	}
+	c[0] /= 2
+	return c
+}
+
+// FitError is max |fn(x) - p(x)| over a dense grid of [lo, hi].
+func FitError(fn func(float64) float64, coeffs []float64, lo, hi float64) float64 {
+	const points = 4096
+	worst := 0.0
+	for i := 0; i <= points; i++ {
+		x := lo + (hi-lo)*float64(i)/points
+		t := (2*x - lo - hi) / (hi - lo)
+		worst = math.Max(worst, math.Abs(fn(x)-ir.ChebyshevEval(coeffs, t)))
+	}
+	return worst
+}

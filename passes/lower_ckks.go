@@ -1,0 +1,323 @@
+package passes
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fhec/fhec/ir"
+)
+
+// LowerToCKKS assigns slot layouts and rewrites the tensor-level program into
+// ckks-level ops.
+//
+// Layout: every secret tensor of n elements is a vector tiled with period
+// p = nextPow2(n) over all slots, with Batch samples interleaved (see package
+// layout): a rotation by k*Batch slots shifts every sample's vector by k,
+// cyclically, so dense layers need no masks.
+//
+// Dense layers (linear, W is m x n) use the diagonal method with baby-step
+// giant-step rotations: with p_in, p_out the input and output periods,
+// D = min(p_in, p_out) generalized diagonals of length L = max(p_in, p_out),
+// d_i[j] = W[j mod p_out][(j+i) mod p_in], and
+//
+//	y = sum_g rot( sum_b rot(d_{g*n1+b}, -g*n1) * rot(x, b), g*n1 )
+//
+// with n1 ~ sqrt(D) baby steps; all-zero diagonals are skipped. When
+// p_in > p_out, log2(p_in/p_out) rotate-and-add steps fold the partial sums
+// (the result is tiled with period p_out). The bias is one add_plain.
+// Element-wise mul/add by constants become mul_plain/add_plain, secret*secret
+// a ckks.mul, poly a ckks.poly on [-1, 1]; reshape and flatten are free
+// (row-major order is the layout's order).
+//
+// Requires: tensor-level IR after SelectParams (attrs logN, q, log_scale,
+// batch), polynomials normalized to [-1, 1].
+// Guarantees: ckks-level IR with each ct*ct product relinearized and no
+// rescale yet (ManageScales inserts them): parameters are ciphertexts at the top level and
+// scale 2^log_scale; plaintext encodes are provisional (scale 2^log_scale).
+// Simulating it on slots gives the tensor program's values.
+type LowerToCKKS struct{}
+
+func (LowerToCKKS) Name() string { return "lower-to-ckks" }
+
+func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
+	q := f.Moduli()
+	if len(q) == 0 {
+		return fmt.Errorf("parameters not selected (run select-params first)")
+	}
+	batch := int(f.Int64("batch", 1))
+	delta := math.Exp2(float64(f.Int64("log_scale", 40)))
+	top := len(q) - 1
+
+	old := f.Ops
+	f.Ops = nil
+	ct := map[*ir.Value]*ir.Value{} // tensor value -> ckks value
+	low := &lowerer{f: f, batch: batch, delta: delta}
+	for i, p := range f.Params {
+		n := p.Type.NumElements()
+		t := ir.Type{Kind: ir.CipherType, Shape: p.Type.Shape, Level: top, Scale: delta, Degree: 1,
+			Layout: ir.Layout{Len: n, Period: nextPow2(n), Batch: batch}}
+		nv := &ir.Value{Name: p.Name, Type: t}
+		f.Params[i] = nv
+		ct[p] = nv
+	}
+	arg := func(op *ir.Op, i int) (*ir.Value, error) {
+		v := ct[op.Args[i]]
+		if v == nil {
+			return nil, fmt.Errorf("%s %%%s: operand %%%s is not an encrypted value", op.Code, op.Result().Name, op.Args[i].Name)
+		}
+		return v, nil
+	}
+	for _, op := range old {
+		if op.Code == "const" {
+			continue
+		}
+		r := op.Result()
+		if !r.Type.Secret {
+			return fmt.Errorf("%s %%%s does not depend on the input (fold-constants should have removed it)", op.Code, r.Name)
+		}
+		x, err := arg(op, 0)
+		var out *ir.Value
+		if err == nil {
+			switch op.Code {
+			case "reshape", "flatten":
+				out = x
+			case "linear":
+				out, err = low.linear(x, constOf(f, op.Args[1]), constOf(f, op.Args[2]), r.Name)
+			case "poly":
+				if op.Float("lo", 0) != -1 || op.Float("hi", 0) != 1 {
+					err = fmt.Errorf("poly %%%s is not on [-1, 1] (run normalize-poly first)", r.Name)
+					break
+				}
+				coeffs := op.Floats("coeffs")
+				out, err = f.Append("ckks.poly", r.Name, map[string]ir.Attr{"coeffs": coeffs,
+					"depth": int64(ir.PolyDepth(len(coeffs) - 1)), "scale": delta}, x)
+			case "mul", "add", "sub":
+				out, err = low.elementwise(op, x, ct)
+			default:
+				err = fmt.Errorf("%s %%%s has no CKKS lowering", op.Code, r.Name)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		ct[r] = out
+	}
+	for i, r := range f.Results {
+		v := ct[r]
+		if v == nil {
+			return fmt.Errorf("result %%%s does not depend on the encrypted input", r.Name)
+		}
+		f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
+		f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
+		f.Results[i] = v
+	}
+	f.RemoveDead()
+	return nil
+}
+
+type lowerer struct {
+	f     *ir.Func
+	batch int
+	delta float64
+}
+
+func (l *lowerer) encode(hint string, data []float64, level int, scale float64) (*ir.Value, error) {
+	k := l.f.AddConst(hint, []int{len(data)}, data)
+	return l.f.Append("ckks.encode", hint, map[string]ir.Attr{"const": k.Name, "batch": int64(l.batch),
+		"level": int64(level), "scale": scale})
+}
+
+func (l *lowerer) rotate(x *ir.Value, k int, hint string) (*ir.Value, error) {
+	return l.f.Append("ckks.rotate", hint, map[string]ir.Attr{"offset": int64(k * l.batch)}, x)
+}
+
+func (l *lowerer) add(a, b *ir.Value, hint string) (*ir.Value, error) {
+	if a == nil {
+		return b, nil
+	}
+	return l.f.Append("ckks.add", hint, nil, a, b)
+}
+
+// linear lowers y = W x + b (see the pass comment).
+func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, error) {
+	if w == nil || b == nil {
+		return nil, fmt.Errorf("linear %%%s: weight and bias must be constants", hint)
+	}
+	m, n := w.Shape[0], w.Shape[1]
+	pIn := x.Type.Layout.Period
+	pOut := nextPow2(m)
+	L, D := max(pIn, pOut), min(pIn, pOut)
+	diag := func(i int) ([]float64, bool) {
+		d := make([]float64, L)
+		nz := false
+		for j := 0; j < L; j++ {
+			row, col := j%pOut, (j+i)%pIn
+			if row < m && col < n {
+				d[j] = w.Data[row*n+col]
+				nz = nz || d[j] != 0
+			}
+		}
+		return d, nz
+	}
+	n1 := 1
+	for n1*n1 < D {
+		n1 <<= 1
+	}
+	n2 := (D + n1 - 1) / n1
+	babies := map[int]*ir.Value{0: x}
+	var acc *ir.Value
+	for g := 0; g < n2; g++ {
+		var inner *ir.Value
+		for bb := 0; bb < n1 && g*n1+bb < D; bb++ {
+			d, nz := diag(g*n1 + bb)
+			if !nz {
+				continue
+			}
+			if babies[bb] == nil {
+				r, err := l.rotate(x, bb, hint+".baby")
+				if err != nil {
+					return nil, err
+				}
+				babies[bb] = r
+			}
+			// pre-rotate the diagonal by -g*n1 so the giant rotation can be shared
+			shift := g * n1
+			rd := make([]float64, L)
+			for j := range rd {
+				rd[j] = d[((j-shift)%L+L)%L]
+			}
+			pt, err := l.encode(fmt.Sprintf("%s.diag%d", hint, g*n1+bb), rd, x.Type.Level, l.delta)
+			if err != nil {
+				return nil, err
+			}
+			prod, err := l.f.Append("ckks.mul_plain", hint+".prod", nil, babies[bb], pt)
+			if err != nil {
+				return nil, err
+			}
+			if inner, err = l.add(inner, prod, hint+".sum"); err != nil {
+				return nil, err
+			}
+		}
+		if inner == nil {
+			continue
+		}
+		if g > 0 {
+			var err error
+			if inner, err = l.rotate(inner, g*n1, hint+".giant"); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if acc, err = l.add(acc, inner, hint+".acc"); err != nil {
+			return nil, err
+		}
+	}
+	if acc == nil { // W == 0: y = 0*x
+		zero, err := l.encode(hint+".zero", []float64{0}, x.Type.Level, l.delta)
+		if err != nil {
+			return nil, err
+		}
+		if acc, err = l.f.Append("ckks.mul_plain", hint+".prod", nil, x, zero); err != nil {
+			return nil, err
+		}
+	}
+	for k := L / 2; k >= pOut; k /= 2 {
+		r, err := l.rotate(acc, k, hint+".fold")
+		if err != nil {
+			return nil, err
+		}
+		if acc, err = l.add(acc, r, hint+".fold"); err != nil {
+			return nil, err
+		}
+	}
+	out := acc
+	if nonZero(b.Data) {
+		bias := make([]float64, pOut)
+		copy(bias, b.Data)
+		pt, err := l.encode(hint+".bias", bias, acc.Type.Level, acc.Type.Scale)
+		if err != nil {
+			return nil, err
+		}
+		if out, err = l.f.Append("ckks.add_plain", hint, nil, acc, pt); err != nil {
+			return nil, err
+		}
+	}
+	return l.relayout(out, ir.Layout{Len: m, Period: pOut, Batch: l.batch}, []int{1, m})
+}
+
+// relayout re-types a value's layout: the ops above compute the new layout's
+// slots, but the type rules propagate the operand's layout.
+func (l *lowerer) relayout(v *ir.Value, lay ir.Layout, shape []int) (*ir.Value, error) {
+	v.Type.Layout = lay
+	v.Type.Shape = shape
+	return v, nil
+}
+
+// elementwise lowers mul/add/sub with a constant or a second ciphertext.
+func (l *lowerer) elementwise(op *ir.Op, x *ir.Value, ct map[*ir.Value]*ir.Value) (*ir.Value, error) {
+	r := op.Result()
+	other := op.Args[1]
+	if y := ct[other]; y != nil {
+		if op.Code == "sub" {
+			return nil, fmt.Errorf("sub %%%s of two encrypted values has no lowering yet", r.Name)
+		}
+		if !sameShape(op.Args[0].Type.Shape, other.Type.Shape) {
+			return nil, fmt.Errorf("%s %%%s: broadcasting between encrypted operands %v and %v is not supported", op.Code, r.Name, op.Args[0].Type.Shape, other.Type.Shape)
+		}
+		if op.Code == "add" {
+			return l.f.Append("ckks.add", r.Name, nil, x, y)
+		}
+		// relinearize at once: rotations and further products need degree 1
+		m, err := l.f.Append("ckks.mul", r.Name, nil, x, y)
+		if err != nil {
+			return nil, err
+		}
+		return l.f.Append("ckks.relin", r.Name, nil, m)
+	}
+	k := constOf(l.f, other)
+	if k == nil {
+		return nil, fmt.Errorf("%s %%%s: operand %%%s is neither encrypted nor constant", op.Code, r.Name, other.Name)
+	}
+	if !sameShape(r.Type.Shape, op.Args[0].Type.Shape) {
+		return nil, fmt.Errorf("%s %%%s: a constant operand may not broadcast the encrypted one (%v to %v)", op.Code, r.Name, op.Args[0].Type.Shape, r.Type.Shape)
+	}
+	var vec []float64
+	if len(k.Data) == 1 {
+		vec = []float64{k.Data[0]}
+	} else {
+		full, err := broadcastTo(k, r.Type.Shape)
+		if err != nil {
+			return nil, err
+		}
+		vec = make([]float64, x.Type.Layout.Period)
+		copy(vec, full)
+	}
+	switch op.Code {
+	case "mul":
+		pt, err := l.encode(r.Name+".c", vec, x.Type.Level, l.delta)
+		if err != nil {
+			return nil, err
+		}
+		return l.f.Append("ckks.mul_plain", r.Name, nil, x, pt)
+	default:
+		if op.Code == "sub" {
+			for i := range vec {
+				vec[i] = -vec[i]
+			}
+		}
+		pt, err := l.encode(r.Name+".c", vec, x.Type.Level, x.Type.Scale)
+		if err != nil {
+			return nil, err
+		}
+		return l.f.Append("ckks.add_plain", r.Name, nil, x, pt)
+	}
+}
+
+func nonZero(v []float64) bool {
+	for _, x := range v {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
+}

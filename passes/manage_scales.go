@@ -1,0 +1,139 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/fhec/fhec/ir"
+)
+
+// ManageScales inserts rescales and relinearizations and fixes every
+// plaintext's level and exact scale, tracking exact scales (a rescale divides
+// by the actual prime, not by a power of two).
+//
+// Policy: a product (mul_plain, mul) is rescaled lazily, right before its
+// first use by anything other than an addition, so sums of products (the
+// diagonals of a dense layer) share one rescale. A plaintext multiplier is
+// encoded at the scale of the prime its product will be divided by, so a
+// dense layer returns to exactly the scale it started from; an added
+// plaintext is encoded at its ciphertext's exact scale. (Relinearization is
+// placed by LowerToCKKS, right after each ct*ct product, since rotations and
+// further products need degree 1; it commutes with the rescale.)
+//
+// Requires: ckks-level IR from LowerToCKKS; f.Attrs["q"] set.
+// Guarantees: every ciphertext a rotate, mul, mul_plain or poly reads, and
+// every result, is rescaled and of degree 1; operands of additions have equal
+// levels and scales (else a clear error); no op reads a level below 0.
+type ManageScales struct{}
+
+func (ManageScales) Name() string { return "manage-scales" }
+
+func (ManageScales) Run(f *ir.Func, c *Context) error {
+	q := f.Moduli()
+	old := f.Ops
+	f.Ops = nil
+	cur := map[*ir.Value]*ir.Value{}
+	pending := map[*ir.Value]bool{}
+	for _, p := range f.Params {
+		cur[p] = p
+	}
+	rescaled := func(v *ir.Value) (*ir.Value, error) {
+		n := cur[v]
+		if n == nil {
+			return nil, fmt.Errorf("%%%s used before its definition", v.Name)
+		}
+		if !pending[n] {
+			return n, nil
+		}
+		if n.Type.Level < 1 {
+			return nil, fmt.Errorf("%%%s: out of levels (needs a rescale at level 0); the depth estimate is wrong", v.Name)
+		}
+		r, err := f.Append("ckks.rescale", v.Name+".rs", nil, n)
+		if err != nil {
+			return nil, err
+		}
+		r.Type.Layout, r.Type.Shape = n.Type.Layout, n.Type.Shape
+		cur[v] = r
+		return r, nil
+	}
+	encodeAt := func(enc *ir.Value, level int, scale float64) (*ir.Value, error) {
+		if enc.Def == nil || enc.Def.Code != "ckks.encode" {
+			return nil, fmt.Errorf("%%%s is not an encoded constant", enc.Name)
+		}
+		a := enc.Def.Attrs
+		return f.Append("ckks.encode", enc.Name, map[string]ir.Attr{"const": a["const"], "batch": a["batch"],
+			"level": int64(level), "scale": scale})
+	}
+	for _, op := range old {
+		var out *ir.Value
+		var err error
+		res := op.Result()
+		switch op.Code {
+		case "ckks.encode":
+			continue // re-encoded at each use, at the level and scale the use needs
+		case "ckks.mul_plain":
+			var x, pt *ir.Value
+			if x, err = rescaled(op.Args[0]); err == nil {
+				if x.Type.Level < 1 {
+					return fmt.Errorf("%%%s: no level left for a multiplication", res.Name)
+				}
+				if pt, err = encodeAt(op.Args[1], x.Type.Level, float64(q[x.Type.Level])); err == nil {
+					out, err = f.Append("ckks.mul_plain", res.Name, nil, x, pt)
+					pending[out] = true
+				}
+			}
+		case "ckks.add_plain":
+			x := cur[op.Args[0]]
+			var pt *ir.Value
+			if pt, err = encodeAt(op.Args[1], x.Type.Level, x.Type.Scale); err == nil {
+				out, err = f.Append("ckks.add_plain", res.Name, nil, x, pt)
+				pending[out] = pending[x]
+			}
+		case "ckks.add":
+			a, b := cur[op.Args[0]], cur[op.Args[1]]
+			if pending[a] != pending[b] {
+				if pending[a] {
+					a, err = rescaled(op.Args[0])
+				} else {
+					b, err = rescaled(op.Args[1])
+				}
+			}
+			if err == nil {
+				out, err = f.Append("ckks.add", res.Name, nil, a, b)
+				pending[out] = pending[a] && pending[b]
+			}
+		case "ckks.mul":
+			var a, b *ir.Value
+			if a, err = rescaled(op.Args[0]); err == nil {
+				if b, err = rescaled(op.Args[1]); err == nil {
+					out, err = f.Append("ckks.mul", res.Name, nil, a, b)
+					pending[out] = true
+				}
+			}
+		case "ckks.relin":
+			x := cur[op.Args[0]]
+			out, err = f.Append("ckks.relin", res.Name, nil, x)
+			pending[out] = pending[x]
+		case "ckks.rotate", "ckks.poly":
+			var x *ir.Value
+			if x, err = rescaled(op.Args[0]); err == nil {
+				out, err = f.Append(op.Code, res.Name, op.Attrs, x)
+			}
+		default:
+			err = fmt.Errorf("unexpected op %s", op.Code)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %%%s: %w", op.Code, res.Name, err)
+		}
+		out.Type.Layout, out.Type.Shape = res.Type.Layout, res.Type.Shape
+		cur[res] = out
+	}
+	for i, r := range f.Results {
+		v, err := rescaled(r)
+		if err != nil {
+			return err
+		}
+		f.Results[i] = v
+	}
+	f.RemoveDead()
+	return nil
+}

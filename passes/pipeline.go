@@ -1,0 +1,116 @@
+// Package passes holds fhec's IR-to-IR transformations. Each pass lives in
+// its own file whose doc comment says what it requires and what it
+// guarantees. A Pipeline runs passes in order, verifies the IR after each,
+// and can dump the IR text after any of them.
+package passes
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fhec/fhec/ir"
+)
+
+// Pass is one transformation.
+type Pass interface {
+	Name() string
+	Run(f *ir.Func, c *Context) error
+}
+
+// Context carries the compilation options and what passes learn about the
+// program for the ones that follow (and for the compile report).
+type Context struct {
+	// Calibration holds sample inputs for range analysis: Calibration[i] is one
+	// sample per function parameter, in parameter order. Empty: default ranges.
+	Calibration [][]ir.Array
+	// ActivationDegree is the polynomial degree used for ReLU (0: DefaultReluDegree).
+	ActivationDegree int
+	// DefaultRange is the input range assumed for activations without
+	// calibration data (0: [-DefaultActivationRange, DefaultActivationRange]).
+	DefaultRange float64
+	// RangeMargin widens calibrated ranges by this fraction of their width on
+	// each side, for inputs a little beyond those seen (0: DefaultRangeMargin).
+	RangeMargin float64
+	// RangeFloor: no element's activation range is taken smaller than this
+	// fraction of its layer's largest (0: DefaultRangeFloor).
+	RangeFloor float64
+	// Insecure allows parameters below 128-bit security (tests only).
+	Insecure bool
+	// MinLogN forces a minimum ring degree (0: smallest secure one).
+	MinLogN int
+
+	// Warnings collects non-fatal findings for the user.
+	Warnings []string
+	// Activations records every fitted activation (for the report and the plan).
+	Activations []ActivationFit
+	// Params is the result of parameter selection.
+	Params *Params
+}
+
+// Warn records a warning.
+func (c *Context) Warn(format string, args ...any) {
+	c.Warnings = append(c.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Pipeline runs passes in order.
+type Pipeline struct {
+	Passes []Pass
+	// DumpAfter names passes after which the IR text is written to Dump
+	// ("all" for every pass).
+	DumpAfter []string
+	Dump      io.Writer
+}
+
+// Run runs every pass, verifying the IR after each.
+func (p *Pipeline) Run(f *ir.Func, c *Context) error {
+	if err := ir.Verify(f); err != nil {
+		return fmt.Errorf("input IR: %w", err)
+	}
+	for _, pass := range p.Passes {
+		if err := pass.Run(f, c); err != nil {
+			return fmt.Errorf("pass %s: %w", pass.Name(), err)
+		}
+		if err := ir.Verify(f); err != nil {
+			return fmt.Errorf("after pass %s: %w", pass.Name(), err)
+		}
+		if p.Dump != nil && p.dumps(pass.Name()) {
+			fmt.Fprintf(p.Dump, "// ----- IR after %s -----\n%s\n", pass.Name(), ir.PrintWith(f, ir.PrintOptions{ElideConsts: true}))
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) dumps(name string) bool {
+	for _, d := range p.DumpAfter {
+		if d == "all" || strings.EqualFold(d, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Standard returns the default compilation pipeline, from the frontend's
+// tensor-level IR to ckks-level IR ready for a backend.
+func Standard() []Pass {
+	return []Pass{
+		FoldConstants{},
+		Calibrate{},
+		LiftLinear{},
+		FitActivations{},
+		NormalizePoly{},
+		FuseLinear{},
+		SelectParams{},
+		LowerToCKKS{},
+		ManageScales{},
+	}
+}
+
+// Names lists the passes of a pipeline (for --dump-after help).
+func Names(ps []Pass) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name()
+	}
+	return out
+}
