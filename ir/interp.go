@@ -159,7 +159,7 @@ func evalOp(f *Func, o *Op, args []Array) (Array, error) {
 			return Array{}, fmt.Errorf("poly needs coeffs and lo < hi")
 		}
 		return unary(args[0], func(x float64) float64 {
-			return chebyshevEval(coeffs, (2*x-lo-hi)/(hi-lo))
+			return ChebyshevEval(coeffs, (2*x-lo-hi)/(hi-lo))
 		}), nil
 	case "flatten":
 		s := args[0].Shape
@@ -170,7 +170,7 @@ func evalOp(f *Func, o *Op, args []Array) (Array, error) {
 		if axis < 0 || axis > len(s) {
 			return Array{}, fmt.Errorf("flatten axis %d out of range for shape %v", o.Int("axis", 1), s)
 		}
-		return Array{Shape: []int{NumElements(s[:axis]), NumElements(s[axis:])}, Data: args[0].Data}, nil
+		return Array{Shape: []int{NumElements(s[:axis]), NumElements(s[axis:])}, Data: append([]float64{}, args[0].Data...)}, nil
 	case "reshape":
 		shape := o.Ints("shape")
 		out := make([]int, len(shape))
@@ -183,7 +183,7 @@ func evalOp(f *Func, o *Op, args []Array) (Array, error) {
 		if NumElements(out) != len(args[0].Data) {
 			return Array{}, fmt.Errorf("cannot reshape %v to %v", args[0].Shape, out)
 		}
-		return Array{Shape: out, Data: args[0].Data}, nil
+		return Array{Shape: out, Data: append([]float64{}, args[0].Data...)}, nil
 	case "linear":
 		return linear(args[0], args[1], args[2])
 	case "matmul":
@@ -361,14 +361,4 @@ func gemm(a, b Array, c *Array, alpha, beta float64, transA, transB bool) (Array
 		return broadcastBinary(out, *c, func(x, y float64) float64 { return x + beta*y })
 	}
 	return out, nil
-}
-
-// chebyshevEval evaluates sum_k coeffs[k]*T_k(x) (Chebyshev polynomials of
-// the first kind) with Clenshaw's recurrence.
-func chebyshevEval(coeffs []float64, x float64) float64 {
-	var b1, b2 float64
-	for k := len(coeffs) - 1; k >= 1; k-- {
-		b1, b2 = 2*x*b1-b2+coeffs[k], b1
-	}
-	return x*b1 - b2 + coeffs[0]
 }

@@ -191,13 +191,13 @@ func TestInterpPoly(t *testing.T) {
 	}
 	checkArray(t, run1(t, f, arr([]int{5}, xs...)), []int{5}, want...)
 	// at the interval ends the series is sum(c) and sum((-1)^k c)
-	if got := chebyshevEval(coeffs, 1); math.Abs(got-1.75) > 1e-15 {
+	if got := ChebyshevEval(coeffs, 1); math.Abs(got-1.75) > 1e-15 {
 		t.Fatalf("T(1) = %v", got)
 	}
-	if got := chebyshevEval(coeffs, -1); math.Abs(got-(0.5+1+2-0.25)) > 1e-15 {
+	if got := ChebyshevEval(coeffs, -1); math.Abs(got-(0.5+1+2-0.25)) > 1e-15 {
 		t.Fatalf("T(-1) = %v", got)
 	}
-	if got := chebyshevEval([]float64{3}, 0.3); got != 3 {
+	if got := ChebyshevEval([]float64{3}, 0.3); got != 3 {
 		t.Fatalf("constant series = %v", got)
 	}
 }
