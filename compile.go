@@ -34,7 +34,9 @@ type CompileOptions struct {
 	// Activation ranges are measured on them. Nil: documented default ranges
 	// and a warning.
 	Calibration *Tensor
-	// ActivationDegree is the polynomial degree for ReLU (0: passes.DefaultReluDegree).
+	// ActivationDegree is the polynomial degree for ReLU. 0 chooses it: the
+	// largest of AutoDegrees that needs no larger CKKS ring than
+	// passes.DefaultReluDegree does (accuracy for free in ring size).
 	ActivationDegree int
 	// RangeMargin and RangeFloor tune activation ranges (see passes.Context).
 	RangeMargin, RangeFloor float64
@@ -64,8 +66,48 @@ func Compile(model []byte, opt CompileOptions) (*Compiled, error) {
 	return CompileFunc(f, opt)
 }
 
+// AutoDegrees are the ReLU degrees tried when CompileOptions.ActivationDegree is 0.
+var AutoDegrees = []int{63, 31}
+
 // CompileFunc compiles a tensor-level IR function (as the frontend makes it).
+// f is not modified.
 func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
+	if opt.ActivationDegree != 0 || !hasActivation(f) {
+		return compileOnce(f, opt)
+	}
+	opt.ActivationDegree = passes.DefaultReluDegree
+	base, err := compileOnce(f, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range AutoDegrees {
+		o := opt
+		o.ActivationDegree = d
+		o.DumpAfter = nil
+		if c, err := compileOnce(f, o); err == nil && c.Params.LogN <= base.Params.LogN {
+			if opt.Dump != nil && len(opt.DumpAfter) > 0 {
+				return compileOnce(f, o) // once more, dumping
+			}
+			return c, nil
+		}
+	}
+	return base, nil
+}
+
+func hasActivation(f *ir.Func) bool {
+	for _, op := range f.Ops {
+		if op.Code == "relu" {
+			return true
+		}
+	}
+	return false
+}
+
+func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
+	f, err := ir.Parse(ir.Print(orig)) // a private copy: passes rewrite in place
+	if err != nil {
+		return nil, err
+	}
 	if len(f.Params) != 1 {
 		return nil, fmt.Errorf("the model has %d inputs; fhec supports models with one input", len(f.Params))
 	}

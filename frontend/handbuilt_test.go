@@ -336,21 +336,24 @@ func TestUnsupportedOp(t *testing.T) {
 	spec := graphSpec{
 		nodes: []*onnxpb.NodeProto{
 			node("Relu", "r", []string{"x"}, []string{"h"}),
-			node("Sigmoid", "sig1", []string{"h"}, []string{"y"}),
+			node("Cos", "cos1", []string{"h"}, []string{"y"}),
 		},
 		inputs:  []*onnxpb.ValueInfoProto{vi("x", 2)},
 		outputs: []*onnxpb.ValueInfoProto{vi("y", 2)},
 	}
 	_, err := Load(spec.bytes(t), Options{})
-	wantErr(t, err, `frontend: node "sig1" (op Sigmoid): not supported; supported ops: Add, Constant, Div, Dropout, Flatten, Gemm, Identity, MatMul, Mul, Neg, Relu, Reshape, Sub`)
+	wantErr(t, err, `frontend: node "cos1" (op Cos): not supported; supported ops: `+strings.Join(SupportedOps(), ", "))
+	wantErr(t, err, "supported ops: Abs, Add, ArgMax, AveragePool, BatchNormalization, Clip, Concat, Constant, Conv, Div, Dropout, Elu, Erf, Exp, Flatten, Gelu, Gemm, "+
+		"GlobalAveragePool, GlobalMaxPool, HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, MatMul, MaxPool, Mean, Mish, Mul, Neg, PRelu, Pad, Pow, "+
+		"Reciprocal, Relu, Reshape, Selu, Sigmoid, Sign, Softmax, Softplus, Sqrt, Squeeze, Sub, Sum, Tanh, Transpose, Unsqueeze")
 	var u *UnsupportedOpError
-	if !errors.As(err, &u) || u.Node != "sig1" || u.OpType != "Sigmoid" {
+	if !errors.As(err, &u) || u.Node != "cos1" || u.OpType != "Cos" {
 		t.Fatalf("want an UnsupportedOpError, got %#v", err)
 	}
 	// An unnamed node is named by its first output.
 	spec.nodes[1].Name = ""
 	_, err = Load(spec.bytes(t), Options{})
-	wantErr(t, err, `node "y" (op Sigmoid)`)
+	wantErr(t, err, `node "y" (op Cos)`)
 }
 
 func TestCorruptModels(t *testing.T) {

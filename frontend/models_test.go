@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -147,29 +146,125 @@ func opCodes(f *ir.Func) string {
 	return strings.Join(s, " ")
 }
 
-// The two CNNs use Conv (and Transpose or MaxPool): a clear error naming
-// the first unsupported node.
-func TestModelsWithUnsupportedOps(t *testing.T) {
+// cnnCase is a real CNN checked against onnxruntime's logits.
+type cnnCase struct {
+	model     string
+	batch     bool    // the input has a symbolic batch dim: load the whole batch at once
+	tol       float64 // per logit: |got-want| <= tol (abs) or <= tol*|want| (rel)
+	relative  bool
+	wantOps   []string // op codes the import must contain
+	paramRank int
+}
+
+// TestCNNModels: the two CNNs (Conv, Transpose, MaxPool, auto_pad, opsets 7
+// and 8, initializers listed among the graph inputs) load, and the
+// interpreter reproduces onnxruntime's logits on the 16 stored samples.
+func TestCNNModels(t *testing.T) {
 	root := sharedDir(t, "models")
-	for _, tc := range []struct{ model, node, op string }{
-		{"cryptonets", "Conv__11", "Conv"},
-		{"mnist-onnx-go", "Convolution28", "Conv"},
+	for _, tc := range []cnnCase{
+		{model: "cryptonets", batch: true, tol: 1e-3, wantOps: []string{"conv", "transpose", "mul", "matmul", "add"}},
+		{model: "mnist-onnx-go", tol: 1e-3, relative: true, wantOps: []string{"conv", "maxpool", "relu", "matmul", "add"}},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
-			_, err := LoadFile(filepath.Join(root, tc.model, "model.onnx"), Options{})
-			var u *UnsupportedOpError
-			if !errors.As(err, &u) {
-				t.Fatalf("want an UnsupportedOpError, got %v", err)
+			dir := filepath.Join(root, tc.model)
+			in, err := readNpy(filepath.Join(dir, "inputs.npy"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if u.Node != tc.node || u.OpType != tc.op {
-				t.Fatalf("error names node %q op %q, want %q %q", u.Node, u.OpType, tc.node, tc.op)
+			want, err := readNpy(filepath.Join(dir, "reference_outputs.npy"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			msg := err.Error()
-			for _, s := range []string{fmt.Sprintf("node %q (op %s): not supported", tc.node, tc.op), "supported ops: Add, Constant,", "Gemm", "Reshape"} {
-				if !strings.Contains(msg, s) {
-					t.Errorf("error %q lacks %q", msg, s)
+			n := in.Shape[0]
+			sample := ir.NumElements(in.Shape[1:])
+			opts := Options{}
+			if tc.batch {
+				opts.BatchSize = n
+			}
+			f, err := LoadFile(filepath.Join(dir, "model.onnx"), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Params) != 1 || !f.Params[0].Type.Secret {
+				t.Fatalf("want one secret parameter, got %d", len(f.Params))
+			}
+			codes := " " + opCodes(f) + " "
+			for _, c := range tc.wantOps {
+				if !strings.Contains(codes, " "+c+" ") {
+					t.Errorf("ops %q lack %s", codes, c)
 				}
 			}
+			// the batches to run: the whole batch, or each sample alone
+			var runs []ir.Array
+			if tc.batch {
+				runs = []ir.Array{{Shape: f.Params[0].Type.Shape, Data: in.Data}}
+			} else {
+				for s := 0; s < n; s++ {
+					runs = append(runs, ir.Array{Shape: f.Params[0].Type.Shape, Data: in.Data[s*sample : (s+1)*sample]})
+				}
+			}
+			var got []float64
+			for _, x := range runs {
+				if ir.NumElements(x.Shape) != len(x.Data) {
+					t.Fatalf("parameter %s does not fit the samples %v", f.Params[0].Type, in.Shape)
+				}
+				out, err := ir.Interpret(f, []ir.Array{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, out[0].Data...)
+			}
+			if len(got) != len(want.Data) {
+				t.Fatalf("%d logits, want %d", len(got), len(want.Data))
+			}
+			maxAbs, maxRel, correct := 0.0, 0.0, 0
+			for i, w := range want.Data {
+				d := math.Abs(got[i] - w)
+				maxAbs = math.Max(maxAbs, d)
+				maxRel = math.Max(maxRel, d/math.Max(math.Abs(w), 1e-12))
+				bound := tc.tol
+				if tc.relative {
+					bound = tc.tol * math.Max(math.Abs(w), 1)
+				}
+				if d > bound {
+					t.Errorf("logit %d (sample %d): %v, want %v", i, i/10, got[i], w)
+				}
+			}
+			labels, _ := readNpyInt64(filepath.Join(dir, "labels.npy"))
+			for s := 0; s < n && len(labels) == n; s++ {
+				best := 0
+				for j := 1; j < 10; j++ {
+					if got[s*10+j] > got[s*10+best] {
+						best = j
+					}
+				}
+				if int64(best) == labels[s] {
+					correct++
+				}
+			}
+			t.Logf("%s: %d samples, max |error| vs onnxruntime %.3g (max relative %.3g), %d/%d labels right; ops: %s",
+				tc.model, n, maxAbs, maxRel, correct, n, opCodes(f))
 		})
 	}
+}
+
+// readNpyInt64 reads a little-endian int64 .npy file (version 1).
+func readNpyInt64(path string) ([]int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" || b[6] != 1 {
+		return nil, fmt.Errorf("%s: not a version-1 .npy file", path)
+	}
+	hlen := int(binary.LittleEndian.Uint16(b[8:]))
+	if 10+hlen > len(b) || !strings.Contains(string(b[10:10+hlen]), "'<i8'") {
+		return nil, fmt.Errorf("%s: not int64", path)
+	}
+	body := b[10+hlen:]
+	out := make([]int64, len(body)/8)
+	for i := range out {
+		out[i] = int64(binary.LittleEndian.Uint64(body[8*i:]))
+	}
+	return out, nil
 }

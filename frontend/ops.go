@@ -32,6 +32,7 @@ func init() {
 		"Identity": convIdentity,
 		"Dropout":  convDropout,
 	}
+	addNNHandlers(handlers)
 }
 
 // nodeCtx is one node being converted.
@@ -235,7 +236,7 @@ func unaryOp(code string) handler {
 	}
 }
 
-// binaryOp converts Add/Sub/Mul/Div (numpy broadcasting; opset < 7 legacy
+// binaryOp converts Add/Sub/Mul/Div/Pow (numpy broadcasting; opset < 7 legacy
 // broadcasting with broadcast/axis attributes).
 func binaryOp(code string) handler {
 	return func(c *nodeCtx) error {
@@ -252,6 +253,9 @@ func binaryOp(code string) handler {
 		}
 		if code == "div" && b.Type.Secret {
 			return c.errorf("division by a value computed from the inputs is not supported; the divisor must be constant")
+		}
+		if code == "pow" && b.Type.Secret {
+			return c.errorf("an exponent computed from the inputs is not supported; the exponent must be constant")
 		}
 		if c.l.opset < 7 {
 			if b, err = c.legacyBroadcast(a, b); err != nil {

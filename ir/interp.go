@@ -196,7 +196,7 @@ func evalOp(f *Func, o *Op, args []Array) (Array, error) {
 		return gemm(args[0], args[1], c, o.Float("alpha", 1), o.Float("beta", 1),
 			o.Int("transA", 0) != 0, o.Int("transB", 0) != 0)
 	}
-	return Array{}, fmt.Errorf("no interpreter semantics for tensor op %q", o.Code)
+	return evalNN(f, o, args) // the ops of ops_nn.go; unknown codes get an error there
 }
 
 func unary(a Array, fn func(float64) float64) Array {

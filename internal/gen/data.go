@@ -161,12 +161,15 @@ func labels(ds *dataset, rows []int) []int {
 }
 
 // pickSamples returns the CSV indices of the first samplesPerClass test rows
-// of each class, interleaved (class 0, class 1, class 0, ...).
-func pickSamples(test []int, ds *dataset) []int {
+// of each class that the model classifies correctly (the demo tells a
+// diagnosis story; a row the plaintext model gets wrong by a hair would make
+// the encrypted-vs-plaintext comparison hinge on approximation noise),
+// interleaved (class 0, class 1, class 0, ...).
+func pickSamples(test []int, ds *dataset, correct func(csvRow int) bool) []int {
 	byClass := make([][]int, len(ds.classes))
 	for _, i := range test {
 		c := ds.y[i]
-		if len(byClass[c]) < samplesPerClass {
+		if len(byClass[c]) < samplesPerClass && correct(i) {
 			byClass[c] = append(byClass[c], i)
 		}
 	}

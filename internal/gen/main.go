@@ -92,7 +92,11 @@ func build(csvPath string) (*result, error) {
 		testAcc:  q.accuracy(xTest, yTest),
 	}
 
-	samples := pickSamples(test, ds)
+	samples := pickSamples(test, ds, func(i int) bool {
+		j := slices.Index(test, i)
+		_, c := q.predict(xTest[j])
+		return c == yTest[j]
+	})
 	sampleX := make([][]float64, len(samples))
 	sampleY := make([]int, len(samples))
 	for i, s := range samples {

@@ -38,7 +38,7 @@ gives the same bytes, and `+"`go test ./internal/gen`"+` checks that it does.
 | file | contents |
 |---|---|
 | `+"`model.onnx`"+` | the classifier: input `+"`%s`"+` float32 [batch, %d] (symbolic batch dimension "batch"), Gemm(transB=1) -> Relu -> Gemm(transB=1), output `+"`%s`"+` float32 [batch, %d]; opset %d, float32 weights |
-| `+"`samples.npy`"+` | %d standardized held-out (test split) rows, float32 [%d, %d]: the first %d malignant and first %d benign test rows in CSV order, interleaved |
+| `+"`samples.npy`"+` | %d standardized held-out (test split) rows, float32 [%d, %d]: the first %d malignant and first %d benign test rows (in CSV order) that the model classifies correctly, interleaved |
 | `+"`samples_labels.npy`"+` | their labels, int64 [%d] (0 = malignant, 1 = benign) |
 | `+"`calibration.npy`"+` | all %d standardized training rows, float32 [%d, %d], in CSV order: for calibrating activation ranges |
 | `+"`LICENSE-data`"+` | the license of the data these files derive from |

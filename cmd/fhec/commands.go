@@ -1,0 +1,338 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/internal/tensorio"
+	"github.com/fhec/fhec/passes"
+	"github.com/fhec/fhec/plan"
+	"github.com/fhec/fhec/plan/planpb"
+	"github.com/fhec/fhec/runtime"
+)
+
+func newCompile() *cobra.Command {
+	var out, calib, dumpIR string
+	var dumpAfter []string
+	var degree int
+	var insecure bool
+	cmd := &cobra.Command{
+		Use:   "compile model.onnx -o model.plan [--calibration x.npy]",
+		Short: "Compile an ONNX model into a plan",
+		Long: `Compile an ONNX model into a plan file for the CPU runtime.
+
+Activations (ReLU) become polynomials fitted on the ranges the calibration
+inputs produce (--calibration: .npy, .pb or .json, shaped [N, ...model input
+without its batch dim]). Without calibration data a default range of
+[-8, 8] is assumed, and a warning says so. CKKS parameters are chosen at
+128-bit security unless --insecure (tests only).
+
+Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", ") + `, all.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			model, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".plan"
+			}
+			opt := fhec.CompileOptions{ActivationDegree: degree, Insecure: insecure, DumpAfter: dumpAfter, Dump: cmd.OutOrStdout()}
+			if calib != "" {
+				t, err := tensorio.ReadFile(calib)
+				if err != nil {
+					return fmt.Errorf("calibration: %w", err)
+				}
+				opt.Calibration = &t
+			}
+			start := time.Now()
+			c, err := fhec.Compile(model, opt)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			for _, w := range c.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "fhec: warning:", w)
+			}
+			if err := plan.WriteFile(out, c.Plan); err != nil {
+				return err
+			}
+			if dumpIR != "" {
+				if err := os.WriteFile(dumpIR, []byte(printIR(c)), 0o644); err != nil {
+					return err
+				}
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "compiled %s -> %s in %s\n", args[0], out, time.Since(start).Round(time.Millisecond))
+			describe(w, c.Plan)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "plan file to write (default: model name with .plan)")
+	cmd.Flags().StringVar(&calib, "calibration", "", "representative inputs for activation ranges (.npy, .pb, .json)")
+	cmd.Flags().IntVar(&degree, "degree", 0, fmt.Sprintf("polynomial degree for ReLU (default %d)", passes.DefaultReluDegree))
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow parameters below 128-bit security (tests only)")
+	cmd.Flags().StringSliceVar(&dumpAfter, "dump-after", nil, "print the IR after these passes (or 'all')")
+	cmd.Flags().StringVar(&dumpIR, "dump-ir", "", "write the final ckks-level IR text to this file")
+	return cmd
+}
+
+func newKeygen() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen model.plan -o keys/",
+		Short: "Generate keys: keys/secret.key (client only) and keys/eval.key (server)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("keygen needs -o DIR")
+			}
+			r, err := fhec.LoadRuntime(args[0])
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			stop := spinner(cmd.ErrOrStderr(), fmt.Sprintf("generating keys (%d rotation keys)", len(r.Plan().Keys.GetGaloisElements())))
+			sk, evk, err := r.KeyGen()
+			stop()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			skPath, evkPath := filepath.Join(out, "secret.key"), filepath.Join(out, "eval.key")
+			if err := writeSecret(skPath, sk); err != nil {
+				return err
+			}
+			if err := runtime.WriteFile(evkPath, evk); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "keys in %s (%s): %s (client only, keep private), %s (%s, for the server)\n",
+				out, time.Since(start).Round(time.Millisecond), skPath, evkPath, fileSize(evkPath))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "directory for secret.key and eval.key")
+	return cmd
+}
+
+// writeSecret writes the secret key readable by its owner only.
+func writeSecret(path string, sk *fhec.SecretKey) error {
+	b, err := sk.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func newEncrypt() *cobra.Command {
+	var key, out string
+	cmd := &cobra.Command{
+		Use:   "encrypt model.plan --key keys/secret.key x.npy -o x.ct",
+		Short: "Encrypt inputs [batch, ...model input without its batch dim] (.npy, .pb, .json)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" || out == "" {
+				return fmt.Errorf("encrypt needs --key and -o")
+			}
+			r, err := fhec.LoadRuntime(args[0])
+			if err != nil {
+				return err
+			}
+			sk, err := r.ReadSecretKey(key)
+			if err != nil {
+				return err
+			}
+			x, err := tensorio.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			ct, err := r.EncryptTensor(sk, x)
+			if err != nil {
+				return err
+			}
+			if err := runtime.WriteFile(out, ct); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "encrypted %d samples into %d ciphertexts -> %s (%s, %s)\n",
+				ct.Samples(), r.Groups(ct.Samples()), out, fileSize(out), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "secret key (from keygen)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "ciphertext file to write")
+	return cmd
+}
+
+func newRun() *cobra.Command {
+	var evkPath, out string
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "run model.plan --eval-key keys/eval.key x.ct -o y.ct",
+		Short: "Evaluate the plan on encrypted inputs (server side: evaluation keys only)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if evkPath == "" || out == "" {
+				return fmt.Errorf("run needs --eval-key and -o")
+			}
+			r, err := fhec.LoadRuntime(args[0])
+			if err != nil {
+				return err
+			}
+			evk, err := r.ReadEvaluationKeys(evkPath)
+			if err != nil {
+				return err
+			}
+			in, err := r.ReadCiphertexts(args[1])
+			if err != nil {
+				return err
+			}
+			res, st, err := r.Evaluate(evk, in, fhec.EvalOptions{Workers: workers})
+			if err != nil {
+				return err
+			}
+			if err := runtime.WriteFile(out, res); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "evaluated %d samples (%d ciphertexts, %d workers) in %s -> %s\n", in.Samples(), st.Groups, st.Workers, st.Wall.Round(time.Millisecond), out)
+			printCounts(w, st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&evkPath, "eval-key", "", "evaluation keys (from keygen)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "result ciphertext file to write")
+	cmd.Flags().IntVar(&workers, "workers", 0, "ciphertexts evaluated in parallel (default: all cores)")
+	return cmd
+}
+
+func printCounts(w io.Writer, st *fhec.Stats) {
+	o := st.Ops
+	fmt.Fprintf(w, "  ops: %d rotations, %d ct-ct mults, %d ct-pt mults, %d rescales, %d relinearizations, %d key switches, %d bootstraps\n",
+		o.Rotations, o.CtCtMults, o.CtPtMults, o.Rescales, o.Relinearizations, o.KeySwitches, 0)
+}
+
+func newDecrypt() *cobra.Command {
+	var key, out string
+	cmd := &cobra.Command{
+		Use:   "decrypt model.plan --key keys/secret.key y.ct -o y.npy",
+		Short: "Decrypt results into [batch, ...output without its batch dim] (.npy float64, .pb, .json)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" || out == "" {
+				return fmt.Errorf("decrypt needs --key and -o")
+			}
+			r, err := fhec.LoadRuntime(args[0])
+			if err != nil {
+				return err
+			}
+			sk, err := r.ReadSecretKey(key)
+			if err != nil {
+				return err
+			}
+			ct, err := r.ReadCiphertexts(args[1])
+			if err != nil {
+				return err
+			}
+			y, err := r.DecryptTensor(sk, ct)
+			if err != nil {
+				return err
+			}
+			if err := tensorio.WriteFile(out, y); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "decrypted %v -> %s\n", y.Shape, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "secret key (from keygen)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output tensor file (.npy, .pb, .json)")
+	return cmd
+}
+
+func newInspect() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect model.plan",
+		Short: "Describe a plan: parameters, security, keys, layouts, op counts, activations",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := plan.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: plan format %d.%d, produced by %s\n", args[0], plan.VersionMajor, plan.VersionMinor, p.Producer)
+			describe(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}
+}
+
+// describe prints what a plan does and costs.
+func describe(w io.Writer, p *planpb.Plan) {
+	pr := p.Params
+	sec := fmt.Sprintf("%d-bit security (HomomorphicEncryption.org standard)", pr.SecurityBits)
+	if pr.Insecure {
+		sec = "INSECURE test parameters"
+	}
+	logQP := 0.0
+	if params, err := plan.CKKSParameters(pr); err == nil {
+		logQP = params.LogQP()
+	}
+	md := p.Metadata.GetProperties()
+	fmt.Fprintf(w, "  CKKS: logN %d, log2(QP) %.1f, %s, %d levels, scale 2^%g\n", pr.LogN, logQP, sec, len(pr.Q)-1, pr.LogDefaultScale)
+	for _, in := range p.Inputs {
+		fmt.Fprintf(w, "  input  %q %v: %d samples per ciphertext (period %d)\n", in.Name, in.Shape, in.Layout.Batch, in.Layout.Period)
+	}
+	for _, o := range p.Outputs {
+		tail := ""
+		if len(o.ClientOps) > 0 {
+			tail = " then on the client: " + strings.Join(o.ClientOps, ", ")
+		}
+		fmt.Fprintf(w, "  output %q %v%s\n", o.Name, o.Shape, tail)
+	}
+	k := p.Keys
+	fmt.Fprintf(w, "  keys: relinearization %v, %d rotation keys\n", k.Relinearization, len(k.GaloisElements))
+	c := p.Metadata.GetOpCounts()
+	fmt.Fprintf(w, "  per ciphertext: %d rotations, %d ct-ct mults, %d ct-pt mults, %d rescales, %d key switches, %d bootstraps\n",
+		c.GetRotations(), c.GetCtCtMults(), c.GetCtPtMults(), c.GetRescales(), c.GetKeySwitches(), c.GetBootstraps())
+	for _, a := range p.Metadata.GetActivations() {
+		fmt.Fprintf(w, "  activation %s: %s -> degree-%d polynomial on [%.4g, %.4g], max fit error %.3g\n", a.Value, a.Function, a.Degree, a.Lo, a.Hi, a.FitMaxError)
+	}
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s: %s\n", k, md[k])
+	}
+}
+
+func fileSize(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "?"
+	}
+	return byteSize(st.Size())
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/ir"
+)
+
+// spinner shows an indeterminate progress bar for long work when w is a
+// terminal, and prints nothing otherwise (scripts get plain lines). It
+// returns the function that stops it.
+func spinner(w io.Writer, what string) func() {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+		progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Add(1)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		bar.Finish()
+	}
+}
+
+func printIR(c *fhec.Compiled) string { return ir.Print(c.IR) }

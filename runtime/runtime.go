@@ -1,0 +1,373 @@
+// Package runtime runs fhec plans with Lattigo's CKKS (hefloat).
+//
+// The client side holds the SecretKey: it generates keys (KeyGen), encrypts
+// inputs (Encrypt) and decrypts outputs (Decrypt). The server side only ever
+// sees EvaluationKeys (relinearization and Galois keys, no secret) and
+// ciphertexts, and runs the plan's program on them (Evaluate).
+//
+// Samples are split into groups of Layout.Batch; each group is one
+// ciphertext per plan input, and the program runs once per group.
+//
+// The runtime depends on the plan file (package plan) and the slot layout
+// (package layout) only, never on the compiler.
+package runtime
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+
+	"github.com/fhec/fhec/layout"
+	"github.com/fhec/fhec/plan"
+	"github.com/fhec/fhec/plan/planpb"
+)
+
+// Context holds the Lattigo parameters and the analysis of one plan. It is
+// read-only after NewContext and safe for concurrent use.
+type Context struct {
+	plan        *planpb.Plan
+	params      hefloat.Parameters
+	fingerprint [32]byte
+	info        []plan.ValueInfo
+	batch       int
+	// lastUse[id] is the index of the last instruction that reads value id,
+	// len(program) for plan outputs (kept), and the defining instruction's
+	// index for values nobody reads.
+	lastUse []int
+}
+
+// NewContext validates p and builds the CKKS parameters it describes.
+func NewContext(p *planpb.Plan) (*Context, error) {
+	info, err := plan.Analyze(p)
+	if err != nil {
+		return nil, err
+	}
+	params, err := plan.CKKSParameters(p.Params)
+	if err != nil {
+		return nil, err
+	}
+	c := &Context{
+		plan:        p,
+		params:      params,
+		fingerprint: plan.Fingerprint(p.Params),
+		info:        info,
+		batch:       1,
+	}
+	if len(p.Inputs) > 0 {
+		c.batch = int(p.Inputs[0].Layout.Batch)
+	} else if len(p.Outputs) > 0 {
+		c.batch = int(p.Outputs[0].Layout.Batch)
+	}
+	c.lastUse = make([]int, p.NumValues)
+	for i := range c.lastUse {
+		c.lastUse[i] = -1
+	}
+	for pc, ins := range p.Program {
+		c.lastUse[ins.Result] = pc
+	}
+	for pc, ins := range p.Program {
+		for _, a := range ins.Args {
+			c.lastUse[a] = pc
+		}
+	}
+	for _, o := range p.Outputs {
+		c.lastUse[o.Value] = len(p.Program)
+	}
+	return c, nil
+}
+
+// Plan returns the plan the context was built from (do not modify it).
+func (c *Context) Plan() *planpb.Plan { return c.plan }
+
+// Parameters returns the Lattigo parameters.
+func (c *Context) Parameters() hefloat.Parameters { return c.params }
+
+// Fingerprint returns plan.Fingerprint of the plan's parameters.
+func (c *Context) Fingerprint() [32]byte { return c.fingerprint }
+
+// Batch is the number of samples per ciphertext group.
+func (c *Context) Batch() int { return c.batch }
+
+// Groups is the number of ciphertext groups that hold n samples.
+func (c *Context) Groups(samples int) int { return (samples + c.batch - 1) / c.batch }
+
+// SecretKey is the client's secret. It never goes to the server.
+type SecretKey struct {
+	fingerprint [32]byte
+	sk          *rlwe.SecretKey
+}
+
+// EvaluationKeys are the public keys the server needs: a relinearization key
+// if the plan multiplies ciphertexts, and one Galois key per rotation. They
+// hold no secret.
+type EvaluationKeys struct {
+	fingerprint [32]byte
+	rlk         *rlwe.RelinearizationKey
+	galois      []*rlwe.GaloisKey // ascending Galois element
+}
+
+// GaloisElements lists the Galois elements the keys cover, ascending.
+func (e *EvaluationKeys) GaloisElements() []uint64 {
+	out := make([]uint64, len(e.galois))
+	for i, g := range e.galois {
+		out[i] = g.GaloisElement
+	}
+	return out
+}
+
+// HasRelinearizationKey reports whether the set holds a relinearization key.
+func (e *EvaluationKeys) HasRelinearizationKey() bool { return e.rlk != nil }
+
+func (e *EvaluationKeys) keySet() *rlwe.MemEvaluationKeySet {
+	return rlwe.NewMemEvaluationKeySet(e.rlk, e.galois...)
+}
+
+// Kind says which end of the plan a Ciphertexts value belongs to.
+type Kind uint8
+
+const (
+	// Inputs are made by Encrypt and consumed by Evaluate.
+	Inputs Kind = 1
+	// Outputs are made by Evaluate and consumed by Decrypt.
+	Outputs Kind = 2
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Inputs:
+		return "inputs"
+	case Outputs:
+		return "outputs"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Ciphertexts hold one ciphertext per plan input (or output) per group of
+// samples.
+type Ciphertexts struct {
+	fingerprint [32]byte
+	kind        Kind
+	samples     int
+	values      [][]*rlwe.Ciphertext // [tensor][group]
+}
+
+// Kind reports whether these are plan inputs or outputs.
+func (cts *Ciphertexts) Kind() Kind { return cts.kind }
+
+// Samples is the number of samples the ciphertexts hold.
+func (cts *Ciphertexts) Samples() int { return cts.samples }
+
+// Ciphertext returns the ciphertext of input/output tensor i for group g.
+func (cts *Ciphertexts) Ciphertext(i, g int) *rlwe.Ciphertext { return cts.values[i][g] }
+
+// KeyGen samples a secret key and the evaluation keys the plan needs: a
+// relinearization key if keys.relinearization, a Galois key per
+// keys.galois_elements.
+func (c *Context) KeyGen() (*SecretKey, *EvaluationKeys, error) {
+	kgen := rlwe.NewKeyGenerator(c.params)
+	sk := kgen.GenSecretKeyNew()
+	evk := &EvaluationKeys{fingerprint: c.fingerprint}
+	keys := c.plan.Keys
+	if keys != nil && keys.Relinearization {
+		evk.rlk = kgen.GenRelinearizationKeyNew(sk)
+	}
+	if keys != nil && len(keys.GaloisElements) > 0 {
+		evk.galois = sortedGalois(kgen.GenGaloisKeysNew(keys.GaloisElements, sk))
+	}
+	return &SecretKey{fingerprint: c.fingerprint, sk: sk}, evk, nil
+}
+
+// Encrypt encrypts samples: inputs[i] holds the samples of plan input i, each
+// flattened to Layout.Len values; every input must have the same number of
+// samples. Samples are packed Batch per ciphertext (layout.Tiled.Pack) and
+// encrypted at the input's level and exact scale.
+func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, error) {
+	if err := c.checkKey("secret key", sk.fingerprintOrZero()); err != nil {
+		return nil, err
+	}
+	ins := c.plan.Inputs
+	if len(inputs) != len(ins) {
+		return nil, fmt.Errorf("runtime: %d inputs given, the plan has %d", len(inputs), len(ins))
+	}
+	samples := -1
+	for i, in := range inputs {
+		if samples >= 0 && len(in) != samples {
+			return nil, fmt.Errorf("runtime: input %q has %d samples, input %q has %d", ins[i].Name, len(in), ins[0].Name, samples)
+		}
+		samples = len(in)
+	}
+	if samples <= 0 {
+		return nil, fmt.Errorf("runtime: no samples to encrypt")
+	}
+	for i, in := range inputs {
+		for s, v := range in {
+			if len(v) != int(ins[i].Layout.Len) {
+				return nil, fmt.Errorf("runtime: input %q sample %d has %d values, want %d", ins[i].Name, s, len(v), ins[i].Layout.Len)
+			}
+			for j, x := range v {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return nil, fmt.Errorf("runtime: input %q sample %d value %d is %v", ins[i].Name, s, j, x)
+				}
+			}
+		}
+	}
+	ecd := hefloat.NewEncoder(c.params)
+	enc := rlwe.NewEncryptor(c.params, sk.sk)
+	slots := c.params.MaxSlots()
+	groups := c.Groups(samples)
+	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Inputs, samples: samples, values: make([][]*rlwe.Ciphertext, len(ins))}
+	for i, in := range ins {
+		t := tiled(in.Layout)
+		out.values[i] = make([]*rlwe.Ciphertext, groups)
+		for g := range groups {
+			vals, err := t.Pack(inputs[i][g*c.batch:min((g+1)*c.batch, samples)], slots)
+			if err != nil {
+				return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+			}
+			pt := hefloat.NewPlaintext(c.params, int(in.Level))
+			pt.Scale = rlwe.NewScale(in.Scale)
+			if err := ecd.Encode(vals, pt); err != nil {
+				return nil, fmt.Errorf("runtime: encode input %q: %w", in.Name, err)
+			}
+			ct, err := enc.EncryptNew(pt)
+			if err != nil {
+				return nil, fmt.Errorf("runtime: encrypt input %q: %w", in.Name, err)
+			}
+			out.values[i][g] = ct
+		}
+	}
+	return out, nil
+}
+
+// Decrypt decrypts the outputs of Evaluate: result[o][s] holds the
+// Layout.Len values of plan output o for sample s (layout.Tiled.Unpack).
+func (c *Context) Decrypt(sk *SecretKey, out *Ciphertexts) ([][][]float64, error) {
+	if err := c.checkKey("secret key", sk.fingerprintOrZero()); err != nil {
+		return nil, err
+	}
+	if err := c.checkCiphertexts(out, Outputs); err != nil {
+		return nil, err
+	}
+	ecd := hefloat.NewEncoder(c.params)
+	dec := rlwe.NewDecryptor(c.params, sk.sk)
+	slots := c.params.MaxSlots()
+	vals := make([]float64, slots)
+	res := make([][][]float64, len(c.plan.Outputs))
+	for o, po := range c.plan.Outputs {
+		t := tiled(po.Layout)
+		res[o] = make([][]float64, 0, out.samples)
+		for g, ct := range out.values[o] {
+			pt := dec.DecryptNew(ct)
+			if err := ecd.Decode(pt, vals); err != nil {
+				return nil, fmt.Errorf("runtime: decode output %q group %d: %w", po.Name, g, err)
+			}
+			n := min(c.batch, out.samples-g*c.batch)
+			s, err := t.Unpack(vals, n)
+			if err != nil {
+				return nil, fmt.Errorf("runtime: output %q: %w", po.Name, err)
+			}
+			res[o] = append(res[o], s...)
+		}
+	}
+	return res, nil
+}
+
+func (sk *SecretKey) fingerprintOrZero() *[32]byte {
+	if sk == nil || sk.sk == nil {
+		return nil
+	}
+	return &sk.fingerprint
+}
+
+func (c *Context) checkKey(what string, fp *[32]byte) error {
+	if fp == nil {
+		return fmt.Errorf("runtime: no %s", what)
+	}
+	if *fp != c.fingerprint {
+		return fmt.Errorf("runtime: the %s was made for other CKKS parameters (fingerprint %x…, the plan's is %x…)", what, fp[:6], c.fingerprint[:6])
+	}
+	return nil
+}
+
+// checkCiphertexts checks that cts fit this plan: parameters, kind, counts,
+// and each ciphertext's degree, level and scale where the plan fixes them.
+func (c *Context) checkCiphertexts(cts *Ciphertexts, kind Kind) error {
+	if cts == nil {
+		return fmt.Errorf("runtime: no ciphertexts")
+	}
+	if err := c.checkKey(kind.String()+" ciphertexts", &cts.fingerprint); err != nil {
+		return err
+	}
+	if cts.kind != kind {
+		return fmt.Errorf("runtime: ciphertexts are plan %v, want plan %v", cts.kind, kind)
+	}
+	n := len(c.plan.Inputs)
+	if kind == Outputs {
+		n = len(c.plan.Outputs)
+	}
+	if len(cts.values) != n {
+		return fmt.Errorf("runtime: %d %v tensors, the plan has %d", len(cts.values), kind, n)
+	}
+	if cts.samples < 1 {
+		return fmt.Errorf("runtime: ciphertexts hold no samples")
+	}
+	groups := c.Groups(cts.samples)
+	for i, row := range cts.values {
+		name := c.tensorName(kind, i)
+		if len(row) != groups {
+			return fmt.Errorf("runtime: %v %q has %d ciphertexts, %d samples in batches of %d need %d", kind, name, len(row), cts.samples, c.batch, groups)
+		}
+		for g, ct := range row {
+			if err := c.checkCiphertext(ct); err != nil {
+				return fmt.Errorf("runtime: %v %q group %d: %w", kind, name, g, err)
+			}
+			if kind != Inputs {
+				continue
+			}
+			in := c.plan.Inputs[i]
+			if ct.Level() != int(in.Level) {
+				return fmt.Errorf("runtime: input %q group %d is at level %d, the plan expects level %d", name, g, ct.Level(), in.Level)
+			}
+			if s := ct.Scale.Float64(); math.Abs(s-in.Scale) > 1e-9*in.Scale {
+				return fmt.Errorf("runtime: input %q group %d has scale 2^%.4f, the plan expects 2^%.4f", name, g, math.Log2(s), math.Log2(in.Scale))
+			}
+		}
+	}
+	return nil
+}
+
+// checkCiphertext checks a ciphertext's shape and metadata against the
+// parameters: degree 1, ring degree, level, NTT form, full slots.
+func (c *Context) checkCiphertext(ct *rlwe.Ciphertext) error {
+	switch {
+	case ct == nil || ct.MetaData == nil:
+		return fmt.Errorf("missing ciphertext or metadata")
+	case ct.Degree() != 1:
+		return fmt.Errorf("degree %d, want 1", ct.Degree())
+	case ct.Level() < 0 || ct.Level() > c.params.MaxLevel():
+		return fmt.Errorf("level %d outside [0, %d]", ct.Level(), c.params.MaxLevel())
+	case ct.Value[0].N() != c.params.N() || ct.Value[1].N() != c.params.N() || ct.Value[1].Level() != ct.Level():
+		return fmt.Errorf("polynomials do not match the ring degree %d", c.params.N())
+	case !ct.IsNTT || ct.IsMontgomery || !ct.IsBatched:
+		return fmt.Errorf("not an NTT-form batched ciphertext")
+	case ct.LogDimensions != c.params.LogMaxDimensions():
+		return fmt.Errorf("slot dimensions %v, want %v", ct.LogDimensions, c.params.LogMaxDimensions())
+	}
+	if s := ct.Scale.Float64(); !(s > 0) || math.IsInf(s, 0) {
+		return fmt.Errorf("scale %v is not a positive finite number", s)
+	}
+	return nil
+}
+
+func (c *Context) tensorName(kind Kind, i int) string {
+	if kind == Outputs {
+		return c.plan.Outputs[i].Name
+	}
+	return c.plan.Inputs[i].Name
+}
+
+func tiled(l *planpb.Layout) layout.Tiled {
+	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch)}
+}
