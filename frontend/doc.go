@@ -12,7 +12,46 @@
 //
 // Supported ONNX ops (default domain): Add, Constant, Div (by a constant),
 // Dropout (inference: identity), Flatten, Gemm, Identity, MatMul, Mul, Neg,
-// Relu, Reshape (the shape must be constant; 0 and -1 are resolved), Sub.
+// Relu, Reshape (the shape must be constant; 0 and -1 are resolved), Sub,
+// and the neural-network ops of ops_nn.go (IR rows in ir/ops_nn.go, where
+// each op's attributes are documented):
+//
+//   - Conv (N-D, 1-D and 2-D included; strides, pads, dilations, group with
+//     depthwise, bias; auto_pad NOTSET/VALID/SAME_UPPER/SAME_LOWER is
+//     resolved into explicit pads from the static input shape) -> conv;
+//   - AveragePool (count_include_pad, ceil_mode, auto_pad, dilations from
+//     opset 19), MaxPool (ceil_mode, auto_pad, dilations from opset 10; only
+//     the values output: the Indices output may be named but not used),
+//     GlobalAveragePool, GlobalMaxPool -> averagepool, maxpool,
+//     globalaveragepool, globalmaxpool;
+//   - BatchNormalization (inference: the given mean and var; training_mode=1
+//     and spatial=0 on rank > 2 are refused, is_test is ignored, the
+//     running-statistics outputs may not be used) -> batchnorm;
+//   - Transpose (default perm: reversed) -> transpose; Squeeze and Unsqueeze
+//     (axes as an attribute before opset 13, a constant input from 13) ->
+//     reshape with the resolved shape; Concat -> concat;
+//   - Pad (pads and value as attributes before opset 11, "paddings" before 2;
+//     constant inputs pads, constant_value, axes from 11; modes constant,
+//     reflect, edge, wrap) -> pad with pads over every axis;
+//   - Clip (min/max attributes before opset 11, optional constant inputs
+//     from 11) -> clip with min/max attributes;
+//   - Sum, Mean -> sum, mean; Pow (the exponent must be constant) -> pow;
+//     PRelu (before opset 7 a 1-D slope of C values applies per channel)
+//     -> prelu;
+//   - Sigmoid, Tanh, Erf, Softplus, Exp, Log, Sqrt, Abs, Reciprocal, Sign,
+//     Mish, HardSwish, LeakyRelu, Elu, Selu, HardSigmoid, Gelu (approximate
+//     none/tanh) -> the lower-case op, float attributes with ONNX's defaults;
+//   - Softmax, LogSoftmax (opset >= 13: one axis, default -1; before: the
+//     input is coerced to 2-D at axis, default 1, which becomes reshape, the
+//     op along dim 1, reshape back) -> softmax, logsoftmax;
+//   - ArgMax (keepdims, select_last_index) -> argmax, indices as float64.
+//
+// Inputs that the ops need at compile time (Reshape's shape, the axes of
+// Squeeze/Unsqueeze, Pad's pads and value, Clip's bounds, the exponent of
+// Pow, the divisor of Div) must be initializers, Constant outputs or values
+// bound with Options.Constants. Weights of Conv, BatchNormalization, PRelu,
+// Gemm and MatMul are ordinary operands (const ops for a real model).
+//
 // Any other node gives an *UnsupportedOpError naming the node (its name, or
 // its first output when unnamed), its op type and the supported list.
 //

@@ -40,7 +40,26 @@ func FuzzLoad(f *testing.F) {
 		outputs: []*onnxpb.ValueInfoProto{vi("y", "N", 1)},
 	}
 	f.Add(misc.bytes(f))
-	for _, m := range []string{"mnist2x10"} {
+	cnn := graphSpec{
+		opset: 11,
+		nodes: []*onnxpb.NodeProto{
+			node("Conv", "conv", []string{"x", "w", "b"}, []string{"c"}, attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 2)),
+			node("BatchNormalization", "bn", []string{"c", "s", "b", "m", "v"}, []string{"n"}),
+			node("MaxPool", "mp", []string{"n"}, []string{"p"}, attrInts("kernel_shape", 2, 2), attrInt("ceil_mode", 1)),
+			node("Pad", "pad", []string{"p", "pads"}, []string{"q"}),
+			node("AveragePool", "ap", []string{"q"}, []string{"a"}, attrInts("kernel_shape", 2, 2), attrInt("count_include_pad", 1)),
+			node("Transpose", "tr", []string{"a"}, []string{"t"}, attrInts("perm", 0, 2, 3, 1)),
+			node("Squeeze", "sq", []string{"t"}, []string{"u"}, attrInts("axes", 0)),
+			node("Softmax", "sm", []string{"u"}, []string{"y"}),
+		},
+		inits: []*onnxpb.TensorProto{floatTensor("w", []int64{2, 1, 3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 8, 7, 6, 5, 4, 3, 2, 1),
+			floatTensor("b", []int64{2}, 1, -1), floatTensor("s", []int64{2}, 1, 2), floatTensor("m", []int64{2}, 0, 1),
+			floatTensor("v", []int64{2}, 1, 4), int64Tensor("pads", []int64{8}, 0, 0, 1, 0, 0, 0, 0, 1)},
+		inputs:  []*onnxpb.ValueInfoProto{vi("x", 1, 1, 8, 8)},
+		outputs: []*onnxpb.ValueInfoProto{vi("y", 3, 3, 2)},
+	}
+	f.Add(cnn.bytes(f))
+	for _, m := range []string{"mnist2x10", "cryptonets", "mnist-onnx-go"} {
 		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "testdata", "models", m, "model.onnx")); err == nil {
 			f.Add(b)
 		}

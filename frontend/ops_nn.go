@@ -165,8 +165,12 @@ func (c *nodeCtx) windowAttrs(in []int, k []int64, dilations bool) (map[string]i
 		if dil, err = c.spatialInts("dilations", n, 1, 1); err != nil {
 			return nil, err
 		}
-	} else if _, ok := c.attrInts("dilations"); ok {
-		return nil, c.errorf("attribute dilations is not defined for %s at opset %d", c.n.GetOpType(), c.l.opset)
+	} else if d, ok := c.attrInts("dilations"); ok {
+		for _, v := range d {
+			if v != 1 {
+				return nil, c.errorf("attribute dilations = %v is not defined for %s at opset %d", d, c.n.GetOpType(), c.l.opset)
+			}
+		}
 	}
 	var pads []int64
 	switch ap := c.attrString("auto_pad", "NOTSET"); ap {
@@ -375,7 +379,8 @@ func (c *nodeCtx) axesArg() (axes []int64, ok bool, err error) {
 		return nil, false, nil
 	}
 	axes, err = c.constInts(1, "axes")
-	return axes, err == nil, err
+	// an empty axes tensor is read as no axes (Squeeze: every dim of 1)
+	return axes, err == nil && len(axes) > 0, err
 }
 
 func convSqueeze(c *nodeCtx) error {
@@ -616,9 +621,10 @@ func variadicOp(code string) handler {
 	}
 }
 
-// convPRelu: slope broadcasts to x (numpy, unidirectional). Before opset 7 a
-// 1-D slope of C values is applied per channel (dim 1), as Caffe-era
-// exporters meant it.
+// convPRelu: slope broadcasts to x (numpy, unidirectional). Before opset 7
+// (no broadcasting rule; a slope of size 1 is shared across channels) a 1-D
+// slope of C > 1 values on an input of rank > 2 is applied per channel (dim
+// 1), as Caffe-era exporters meant it.
 func convPRelu(c *nodeCtx) error {
 	if err := c.arity(2, 2); err != nil {
 		return err
@@ -632,7 +638,7 @@ func convPRelu(c *nodeCtx) error {
 		return err
 	}
 	xs, ss := x.Type.Shape, s.Type.Shape
-	if c.l.opset < 7 && len(ss) == 1 && len(xs) > 2 && ss[0] == xs[1] && ss[0] != xs[len(xs)-1] {
+	if c.l.opset < 7 && len(ss) == 1 && len(xs) > 2 && ss[0] == xs[1] && ss[0] > 1 {
 		shape := make([]int64, len(xs)-1)
 		shape[0] = int64(ss[0])
 		for i := 1; i < len(shape); i++ {
