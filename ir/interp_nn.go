@@ -202,31 +202,53 @@ func next(idx, dims []int) bool {
 	return false
 }
 
-// windowTaps returns, for every output position (row-major over w.Out) and
-// kernel tap (row-major over w.Kernel), the flat offset of the tapped input
-// position within one spatial plane, or -1 when the tap is in the padding.
-func windowTaps(w Window) (taps []int, nOut, nK int) {
+// windowTaps lists, per spatial dim and output index along it, the kernel
+// indices whose tapped input position is inside the input (not padding).
+// Memory is the sum over the dims of out*kernel, and iterating only the
+// valid taps bounds the work by the input size, whatever the padding.
+type windowTaps struct {
+	w     Window
+	start [][]int // start[i][o] .. start[i][o+1]: the taps of output o along dim i
+	k, p  [][]int // kernel index and input position of each tap
+}
+
+func newWindowTaps(w Window) *windowTaps {
 	n := len(w.In)
-	nOut, nK = NumElements(w.Out), NumElements(w.Kernel)
-	taps = make([]int, nOut*nK)
-	o, k := make([]int, n), make([]int, n)
-	for of := 0; of < nOut; of++ {
-		for kf := 0; kf < nK; kf++ {
-			off := 0
-			for i := 0; i < n; i++ {
-				p := o[i]*w.Strides[i] - w.Begin[i] + k[i]*w.Dilations[i]
-				if p < 0 || p >= w.In[i] {
-					off = -1
-					break
+	t := &windowTaps{w: w, start: make([][]int, n), k: make([][]int, n), p: make([][]int, n)}
+	for i := 0; i < n; i++ {
+		t.start[i] = make([]int, w.Out[i]+1)
+		for o := 0; o < w.Out[i]; o++ {
+			for k := 0; k < w.Kernel[i]; k++ {
+				if p := o*w.Strides[i] - w.Begin[i] + k*w.Dilations[i]; p >= 0 && p < w.In[i] {
+					t.k[i] = append(t.k[i], k)
+					t.p[i] = append(t.p[i], p)
 				}
-				off = off*w.In[i] + p
 			}
-			taps[of*nK+kf] = off
-			next(k, w.Kernel)
+			t.start[i][o+1] = len(t.k[i])
 		}
-		next(o, w.Out)
 	}
-	return taps, nOut, nK
+	return t
+}
+
+// tap is one valid tap: the flat kernel offset and the flat input offset
+// within one spatial plane.
+type tap struct{ k, in int }
+
+// at returns the valid taps of the output position o (a multi-index), using
+// buf and spare as storage.
+func (t *windowTaps) at(o []int, buf, spare []tap) ([]tap, []tap) {
+	buf = append(buf[:0], tap{})
+	for i := range o {
+		lo, hi := t.start[i][o[i]], t.start[i][o[i]+1]
+		spare = spare[:0]
+		for _, b := range buf {
+			for j := lo; j < hi; j++ {
+				spare = append(spare, tap{b.k*t.w.Kernel[i] + t.k[i][j], b.in*t.w.In[i] + t.p[i][j]})
+			}
+		}
+		buf, spare = spare, buf
+	}
+	return buf, spare
 }
 
 func evalConv(o *Op, x, w Array, b *Array) (Array, error) {
@@ -240,35 +262,31 @@ func evalConv(o *Op, x, w Array, b *Array) (Array, error) {
 	}
 	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	cg, mg := c/group, m/group
-	taps, nOut, nK := windowTaps(win)
-	plane := NumElements(win.In)
+	wt := newWindowTaps(win)
+	nOut, nK, plane := NumElements(win.Out), NumElements(win.Kernel), NumElements(win.In)
 	out := NewArray(append([]int{n, m}, win.Out...))
-	for s := 0; s < n; s++ {
-		for oc := 0; oc < m; oc++ {
-			g := oc / mg
-			bias := 0.0
-			if b != nil {
-				bias = b.Data[oc]
-			}
-			dst := out.Data[(s*m+oc)*nOut : (s*m+oc+1)*nOut]
-			for i := range dst {
-				dst[i] = bias
-			}
-			for ci := 0; ci < cg; ci++ {
-				ic := g*cg + ci
-				src := x.Data[(s*c+ic)*plane : (s*c+ic+1)*plane]
-				ker := w.Data[(oc*cg+ci)*nK : (oc*cg+ci+1)*nK]
-				for of := range dst {
-					acc := 0.0
-					for kf, t := range taps[of*nK : (of+1)*nK] {
-						if t >= 0 {
-							acc += ker[kf] * src[t]
-						}
-					}
-					dst[of] += acc
+	pos := make([]int, len(win.Out))
+	var taps, spare []tap
+	for of := 0; of < nOut; of++ {
+		taps, spare = wt.at(pos, taps, spare)
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < m; oc++ {
+				acc := 0.0
+				if b != nil {
+					acc = b.Data[oc]
 				}
+				g := oc / mg
+				for ci := 0; ci < cg; ci++ {
+					src := x.Data[(s*c+g*cg+ci)*plane:]
+					ker := w.Data[(oc*cg+ci)*nK:]
+					for _, t := range taps {
+						acc += ker[t.k] * src[t.in]
+					}
+				}
+				out.Data[(s*m+oc)*nOut+of] = acc
 			}
 		}
+		next(pos, win.Out)
 	}
 	return out, nil
 }
@@ -278,61 +296,55 @@ func evalPool(o *Op, x Array) (Array, error) {
 	if err != nil {
 		return Array{}, err
 	}
-	taps, nOut, nK := windowTaps(win)
-	// divisor for count_include_pad: the taps inside the explicitly padded
-	// input, a product over the spatial dims
+	wt := newWindowTaps(win)
+	nOut, plane := NumElements(win.Out), NumElements(win.In)
+	// the divisor with count_include_pad: the taps inside the explicitly
+	// padded input, a product over the spatial dims
 	includePad, _ := attrFlag(o, "count_include_pad", 0)
-	var padCount []float64
-	if o.Code == "averagepool" && includePad {
-		padCount = make([]float64, nOut)
-		idx := make([]int, len(win.Out))
-		for of := range padCount {
-			cnt := 1
-			for i := range idx {
-				ci := 0
-				for k := 0; k < win.Kernel[i]; k++ {
-					p := idx[i]*win.Strides[i] - win.Begin[i] + k*win.Dilations[i]
-					if p >= -win.Begin[i] && p < win.In[i]+win.End[i] {
-						ci++
-					}
+	includePad = includePad && o.Code == "averagepool"
+	padCount := func(pos []int) float64 {
+		cnt := 1
+		for i, oi := range pos {
+			ci := 0
+			for k := 0; k < win.Kernel[i]; k++ {
+				p := oi*win.Strides[i] - win.Begin[i] + k*win.Dilations[i]
+				if p >= -win.Begin[i] && p < win.In[i]+win.End[i] {
+					ci++
 				}
-				cnt *= ci
 			}
-			padCount[of] = float64(cnt)
-			next(idx, win.Out)
+			cnt *= ci
 		}
+		return float64(cnt)
 	}
 	n, c := x.Shape[0], x.Shape[1]
-	plane := NumElements(win.In)
 	out := NewArray(append([]int{n, c}, win.Out...))
-	for p := 0; p < n*c; p++ {
-		src := x.Data[p*plane : (p+1)*plane]
-		dst := out.Data[p*nOut : (p+1)*nOut]
-		for of := range dst {
-			row := taps[of*nK : (of+1)*nK]
+	pos := make([]int, len(win.Out))
+	var taps, spare []tap
+	for of := 0; of < nOut; of++ {
+		taps, spare = wt.at(pos, taps, spare)
+		div := float64(len(taps))
+		if includePad {
+			div = padCount(pos)
+		}
+		for p := 0; p < n*c; p++ {
+			src := x.Data[p*plane:]
 			if o.Code == "maxpool" {
 				m := math.Inf(-1)
-				for _, t := range row {
-					if t >= 0 && (src[t] > m || math.IsNaN(src[t])) {
-						m = src[t]
+				for _, t := range taps {
+					if v := src[t.in]; v > m || math.IsNaN(v) {
+						m = v
 					}
 				}
-				dst[of] = m
+				out.Data[p*nOut+of] = m
 				continue
 			}
-			sum, cnt := 0.0, 0
-			for _, t := range row {
-				if t >= 0 {
-					sum += src[t]
-					cnt++
-				}
+			sum := 0.0
+			for _, t := range taps {
+				sum += src[t.in]
 			}
-			if padCount != nil {
-				dst[of] = sum / padCount[of]
-			} else {
-				dst[of] = sum / float64(cnt)
-			}
+			out.Data[p*nOut+of] = sum / div
 		}
+		next(pos, win.Out)
 	}
 	return out, nil
 }

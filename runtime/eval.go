@@ -60,7 +60,8 @@ type Stats struct {
 	// (ENCODE once per Evaluate).
 	Instructions map[planpb.Op]int64
 	// Time is the time spent per op kind, summed over workers (so it can
-	// exceed Wall when groups run in parallel).
+	// exceed Wall when groups run in parallel); for ENCODE it is the wall
+	// time of the shared encoding phase.
 	Time map[planpb.Op]time.Duration
 	Ops  OpCounts
 	Wall time.Duration
