@@ -70,6 +70,7 @@ func init() {
 	def(OpInfo{Name: "ckks.rotate", Level: CKKSLevel, MinArgs: 1, MaxArgs: 1, Infer: inferRotate,
 		Doc: "cyclic left rotation of the slots by {offset}"})
 	def(OpInfo{Name: "ckks.add", Level: CKKSLevel, MinArgs: 2, MaxArgs: 2, Infer: inferCtCtAdd, Doc: "ct + ct"})
+	def(OpInfo{Name: "ckks.sub", Level: CKKSLevel, MinArgs: 2, MaxArgs: 2, Infer: inferCtCtAdd, Doc: "ct - ct"})
 	def(OpInfo{Name: "ckks.add_plain", Level: CKKSLevel, MinArgs: 2, MaxArgs: 2, Infer: inferAddPlain, Doc: "ct + pt"})
 	def(OpInfo{Name: "ckks.mul_plain", Level: CKKSLevel, MinArgs: 2, MaxArgs: 2, Infer: inferMulPlain, Doc: "ct * pt (no rescale)"})
 	def(OpInfo{Name: "ckks.mul", Level: CKKSLevel, MinArgs: 2, MaxArgs: 2, Infer: inferCtCtMul, Doc: "ct * ct, degree 2 (no relinearization, no rescale)"})
@@ -357,10 +358,15 @@ func inferCtCtAdd(f *Func, op *Op) ([]Type, error) {
 	if err := cipher(b, "rhs"); err != nil {
 		return nil, err
 	}
-	if err := sameLevelScale(a, b); err != nil {
-		return nil, err
+	// Operands may sit at different levels (the result is at the lower one,
+	// as Lattigo computes it), but their scales must be equal, except in
+	// functions whose scales are still nominal (before scale management).
+	if !ScalesMatch(a.Type.Scale, b.Type.Scale) && !NominalScales(f) {
+		return nil, fmt.Errorf("scales differ: %%%s at 2^%.6f, %%%s at 2^%.6f", a.Name, math.Log2(a.Type.Scale), b.Name, math.Log2(b.Type.Scale))
 	}
 	t := a.Type
+	t.Level = min(a.Type.Level, b.Type.Level)
+	t.Scale = max(a.Type.Scale, b.Type.Scale)
 	if b.Type.Degree > t.Degree {
 		t.Degree = b.Type.Degree
 	}
@@ -427,6 +433,15 @@ func inferRelin(f *Func, op *Op) ([]Type, error) {
 	t := op.Args[0].Type
 	t.Degree = 1
 	return []Type{t}, nil
+}
+
+// NominalScales reports whether f's ckks-level scales are still nominal:
+// lowering sets the function attribute scales = "nominal", and scale
+// management, which makes every scale exact, sets it to "exact". Additions of
+// operands with different nominal scales are accepted until then.
+func NominalScales(f *Func) bool {
+	s, _ := f.Attrs["scales"].(string)
+	return s == "nominal"
 }
 
 // Moduli returns the ciphertext primes recorded by parameter selection

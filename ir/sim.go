@@ -65,7 +65,7 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 		return nil, fmt.Errorf("op %q is not a ckks-level op", o.Code)
 	}
 	arity := map[string]int{
-		"ckks.encode": 0, "ckks.rotate": 1, "ckks.add": 2, "ckks.add_plain": 2, "ckks.mul": 2,
+		"ckks.encode": 0, "ckks.rotate": 1, "ckks.add": 2, "ckks.sub": 2, "ckks.add_plain": 2, "ckks.mul": 2,
 		"ckks.mul_plain": 2, "ckks.relin": 1, "ckks.rescale": 1, "ckks.poly": 1,
 	}
 	n, known := arity[o.Code]
@@ -123,6 +123,10 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 	case "ckks.add", "ckks.add_plain":
 		for i := range out {
 			out[i] = args[0][i] + args[1][i]
+		}
+	case "ckks.sub":
+		for i := range out {
+			out[i] = args[0][i] - args[1][i]
 		}
 	case "ckks.mul", "ckks.mul_plain":
 		for i := range out {

@@ -30,6 +30,10 @@ func (FuseLinear) Run(f *ir.Func, c *Context) error {
 			var w []float64
 			var b []float64
 			var m, n int
+			if op.Code == "mul" && scalePoly(f, users, op) {
+				changed = true
+				break
+			}
 			switch op.Code {
 			case "mul", "add", "sub":
 				x, k := op.Args[0], op.Args[1]
@@ -141,6 +145,39 @@ func (FuseLinear) Run(f *ir.Func, c *Context) error {
 		}
 	}
 	return nil
+}
+
+// scalePoly folds mul(poly(t), c), c a constant with one value for every
+// element, into the polynomial's coefficients (c * sum c_k T_k = sum
+// (c*c_k) T_k): the multiplication then costs no level.
+func scalePoly(f *ir.Func, users map[*ir.Value][]*ir.Op, op *ir.Op) bool {
+	p, k := op.Args[0], constOf(f, op.Args[1])
+	if k == nil || p.Def == nil || p.Def.Code != "poly" || !singleUse(f, users, p) || !sameShape(p.Type.Shape, op.Result().Type.Shape) {
+		return false
+	}
+	for _, v := range k.Data {
+		if v != k.Data[0] {
+			return false
+		}
+	}
+	coeffs := append([]float64(nil), p.Def.Floats("coeffs")...)
+	for i := range coeffs {
+		coeffs[i] *= k.Data[0]
+	}
+	p.Def.Attrs["coeffs"] = coeffs
+	if e, ok := p.Def.Attrs["max_err"].(float64); ok {
+		p.Def.Attrs["max_err"] = e * abs(k.Data[0])
+	}
+	f.ReplaceUses(op.Result(), p)
+	f.RemoveDead()
+	return true
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // scaleBehind finds mul(y, c) behind v (through reshape/flatten, single

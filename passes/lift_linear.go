@@ -6,14 +6,28 @@ import (
 	"github.com/fhec/fhec/ir"
 )
 
-// LiftLinear turns dense layers on the secret input (Gemm and MatMul with a
-// constant weight) into `linear` ops: y[1,m] = W[m,n] x[n] + b[m].
+// LiftLinear turns every op that is affine in its one secret operand into a
+// `linear` op, y[1,m] = W[m,n] x[n] + b[m], followed by a reshape to the
+// op's shape: Gemm and MatMul with a constant weight directly; convolutions,
+// average pooling, padding, transposition, batch normalization and concat or
+// sum with constants by probing the reference interpreter (b = f(0), column
+// j of W = f(e_j) - f(0)), so their semantics are defined in one place and
+// their lowering is the dense one (generalized diagonals skip the zeros).
 //
 // Requires: tensor-level IR after FoldConstants (weights are const ops).
 // Guarantees: the same function (interpreter-equal up to float64 rounding),
-// with every gemm/matmul of a secret vector by a constant as a linear op;
-// a reshape follows where the original output shape was not [1, m].
+// with every such op as a linear op (plus a reshape where the original output
+// shape was not [1, m]).
 type LiftLinear struct{}
+
+// probedOps are affine in their single secret operand when the others are constant.
+var probedOps = map[string]bool{
+	"conv": true, "averagepool": true, "globalaveragepool": true, "pad": true, "transpose": true,
+	"batchnorm": true, "concat": true, "sum": true, "mean": true,
+}
+
+// maxProbeElements bounds the dense matrices made by probing (m*n).
+const maxProbeElements = 1 << 26
 
 func (LiftLinear) Name() string { return "lift-linear" }
 
@@ -72,7 +86,17 @@ func (LiftLinear) Run(f *ir.Func, c *Context) error {
 			w = transpose(bc.Data, n, m, 1)
 			bias = make([]float64, m)
 		default:
-			continue
+			if !probedOps[op.Code] || len(op.Results) != 1 {
+				continue
+			}
+			var err error
+			w, bias, m, n, err = probe(f, op)
+			if err != nil {
+				return err
+			}
+			if w == nil {
+				continue
+			}
 		}
 		hint := op.Result().Name
 		wv, wop, err := newConst(f, hint+".w", []int{m, n}, w)
@@ -103,6 +127,77 @@ func (LiftLinear) Run(f *ir.Func, c *Context) error {
 	}
 	f.RemoveDead()
 	return nil
+}
+
+// probe extracts W and b of an op affine in its only secret operand by
+// running it in the reference interpreter on 0 and on each basis vector.
+// It returns nil W when the op does not qualify (not exactly one secret
+// operand, or some other operand not constant).
+func probe(f *ir.Func, op *ir.Op) (w, b []float64, m, n int, err error) {
+	secret := -1
+	for i, a := range op.Args {
+		switch {
+		case a.Type.Secret && secret < 0:
+			secret = i
+		case a.Type.Secret:
+			return nil, nil, 0, 0, nil
+		case constOf(f, a) == nil:
+			return nil, nil, 0, 0, nil
+		}
+	}
+	if secret < 0 {
+		return nil, nil, 0, 0, nil
+	}
+	x := op.Args[secret]
+	if x.Type.Shape[0] != 1 && len(x.Type.Shape) > 1 {
+		return nil, nil, 0, 0, fmt.Errorf("%s %%%s: only one sample per evaluation is supported (input %v); batches are packed in slots", op.Code, op.Result().Name, x.Type.Shape)
+	}
+	n, m = x.Type.NumElements(), op.Result().Type.NumElements()
+	if m*n > maxProbeElements {
+		return nil, nil, 0, 0, fmt.Errorf("%s %%%s: a %dx%d dense matrix is too large for this version's lowering", op.Code, op.Result().Name, m, n)
+	}
+	g := ir.NewFunc("probe")
+	g.Consts, g.Attrs = f.Consts, f.Attrs
+	p := g.AddParam("x", ir.Tensor(x.Type.Shape, true))
+	args := make([]*ir.Value, len(op.Args))
+	for i, a := range op.Args {
+		if i == secret {
+			args[i] = p
+			continue
+		}
+		if args[i], err = g.Append("const", a.Name, a.Def.Attrs); err != nil {
+			return nil, nil, 0, 0, err
+		}
+	}
+	r, err := g.Append(op.Code, "y", op.Attrs, args...)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	g.Results = []*ir.Value{r}
+	in := ir.Array{Shape: x.Type.Shape, Data: make([]float64, n)}
+	run := func() ([]float64, error) {
+		out, err := ir.Interpret(g, []ir.Array{in})
+		if err != nil {
+			return nil, fmt.Errorf("probing %s %%%s: %w", op.Code, op.Result().Name, err)
+		}
+		return out[0].Data, nil
+	}
+	if b, err = run(); err != nil {
+		return nil, nil, 0, 0, err
+	}
+	w = make([]float64, m*n)
+	for j := 0; j < n; j++ {
+		in.Data[j] = 1
+		col, err := run()
+		if err != nil {
+			return nil, nil, 0, 0, err
+		}
+		in.Data[j] = 0
+		for i := 0; i < m; i++ {
+			w[i*n+j] = col[i] - b[i]
+		}
+	}
+	return w, b, m, n, nil
 }
 
 // transpose returns alpha * A^T for A [r][c] row-major.

@@ -50,6 +50,7 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 
 	old := f.Ops
 	f.Ops = nil
+	f.Attrs["scales"] = "nominal"
 	ct := map[*ir.Value]*ir.Value{} // tensor value -> ckks value
 	low := &lowerer{f: f, batch: batch, delta: delta}
 	for i, p := range f.Params {
@@ -258,14 +259,11 @@ func (l *lowerer) elementwise(op *ir.Op, x *ir.Value, ct map[*ir.Value]*ir.Value
 	r := op.Result()
 	other := op.Args[1]
 	if y := ct[other]; y != nil {
-		if op.Code == "sub" {
-			return nil, fmt.Errorf("sub %%%s of two encrypted values has no lowering yet", r.Name)
-		}
 		if !sameShape(op.Args[0].Type.Shape, other.Type.Shape) {
 			return nil, fmt.Errorf("%s %%%s: broadcasting between encrypted operands %v and %v is not supported", op.Code, r.Name, op.Args[0].Type.Shape, other.Type.Shape)
 		}
-		if op.Code == "add" {
-			return l.f.Append("ckks.add", r.Name, nil, x, y)
+		if op.Code != "mul" {
+			return l.f.Append("ckks."+op.Code, r.Name, nil, x, y)
 		}
 		// relinearize at once: rotations and further products need degree 1
 		m, err := l.f.Append("ckks.mul", r.Name, nil, x, y)

@@ -31,6 +31,7 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 	q := f.Moduli()
 	old := f.Ops
 	f.Ops = nil
+	f.Attrs["scales"] = "exact"
 	cur := map[*ir.Value]*ir.Value{}
 	pending := map[*ir.Value]bool{}
 	for _, p := range f.Params {
@@ -88,7 +89,7 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 				out, err = f.Append("ckks.add_plain", res.Name, nil, x, pt)
 				pending[out] = pending[x]
 			}
-		case "ckks.add":
+		case "ckks.add", "ckks.sub":
 			a, b := cur[op.Args[0]], cur[op.Args[1]]
 			if pending[a] != pending[b] {
 				if pending[a] {
@@ -98,7 +99,7 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 				}
 			}
 			if err == nil {
-				out, err = f.Append("ckks.add", res.Name, nil, a, b)
+				out, err = f.Append(op.Code, res.Name, nil, a, b)
 				pending[out] = pending[a] && pending[b]
 			}
 		case "ckks.mul":

@@ -95,6 +95,7 @@ func (p *Pipeline) dumps(name string) bool {
 func Standard() []Pass {
 	return []Pass{
 		FoldConstants{},
+		ExpandMaxPool{},
 		Calibrate{},
 		LiftLinear{},
 		FitActivations{},

@@ -306,7 +306,7 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 				}
 			}
 			res = args[0]
-		case planpb.Op_ADD:
+		case planpb.Op_ADD, planpb.Op_SUB:
 			if err = needCipher(0, 0); err == nil {
 				err = needCipher(1, 0)
 			}
@@ -395,6 +395,7 @@ var numArgs = map[planpb.Op]int{
 	planpb.Op_ENCODE:      0,
 	planpb.Op_ROTATE:      1,
 	planpb.Op_ADD:         2,
+	planpb.Op_SUB:         2,
 	planpb.Op_ADD_PLAIN:   2,
 	planpb.Op_MUL_PLAIN:   2,
 	planpb.Op_MUL:         2,

@@ -319,6 +319,8 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 	case planpb.Op_ADD:
 		a, b := arg(0), arg(1)
 		return ev.AddNew(a, b)
+	case planpb.Op_SUB:
+		return ev.SubNew(arg(0), arg(1))
 	case planpb.Op_ADD_PLAIN:
 		return ev.AddNew(arg(0), w.plain[ins.Args[1]])
 	case planpb.Op_MUL_PLAIN:

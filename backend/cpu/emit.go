@@ -120,6 +120,9 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		case "ckks.add":
 			ins.Op = planpb.Op_ADD
 			counts.Additions++
+		case "ckks.sub":
+			ins.Op = planpb.Op_SUB
+			counts.Additions++
 		case "ckks.add_plain":
 			ins.Op = planpb.Op_ADD_PLAIN
 			counts.Additions++

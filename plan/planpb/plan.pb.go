@@ -53,21 +53,24 @@ const (
 	// result = sum_k coeffs[k] T_k(args[0]) (Chebyshev basis on [-1, 1]) at
 	// target `scale`, consuming `depth` = ceil(log2(degree+1)) levels.
 	Op_POLY Op = 9
+	// result = args[0] - args[1] (ciphertexts; the result is at the lower level).
+	Op_SUB Op = 10
 )
 
 // Enum value maps for Op.
 var (
 	Op_name = map[int32]string{
-		0: "OP_UNSPECIFIED",
-		1: "ENCODE",
-		2: "ROTATE",
-		3: "ADD",
-		4: "ADD_PLAIN",
-		5: "MUL_PLAIN",
-		6: "MUL",
-		7: "RELINEARIZE",
-		8: "RESCALE",
-		9: "POLY",
+		0:  "OP_UNSPECIFIED",
+		1:  "ENCODE",
+		2:  "ROTATE",
+		3:  "ADD",
+		4:  "ADD_PLAIN",
+		5:  "MUL_PLAIN",
+		6:  "MUL",
+		7:  "RELINEARIZE",
+		8:  "RESCALE",
+		9:  "POLY",
+		10: "SUB",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED": 0,
@@ -80,6 +83,7 @@ var (
 		"RELINEARIZE":    7,
 		"RESCALE":        8,
 		"POLY":           9,
+		"SUB":            10,
 	}
 )
 
@@ -1136,7 +1140,7 @@ const file_plan_proto_rawDesc = "" +
 	"bootstraps\x12!\n" +
 	"\fkey_switches\x18\a \x01(\x04R\vkeySwitches\x12\x1c\n" +
 	"\tadditions\x18\b \x01(\x04R\tadditions\x12\x18\n" +
-	"\aencodes\x18\t \x01(\x04R\aencodes*\x88\x01\n" +
+	"\aencodes\x18\t \x01(\x04R\aencodes*\x91\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1149,7 +1153,9 @@ const file_plan_proto_rawDesc = "" +
 	"\x03MUL\x10\x06\x12\x0f\n" +
 	"\vRELINEARIZE\x10\a\x12\v\n" +
 	"\aRESCALE\x10\b\x12\b\n" +
-	"\x04POLY\x10\tB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
+	"\x04POLY\x10\t\x12\a\n" +
+	"\x03SUB\x10\n" +
+	"B\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
 
 var (
 	file_plan_proto_rawDescOnce sync.Once
