@@ -2,6 +2,10 @@ package fhec
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fhec/fhec/ir"
 
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
@@ -65,15 +69,57 @@ func (r *Runtime) DecryptTensor(sk *SecretKey, ct *Ciphertexts) (Tensor, error) 
 	if len(outs) != 1 {
 		return Tensor{}, fmt.Errorf("the plan has %d outputs; DecryptTensor returns one", len(outs))
 	}
-	per := dims(r.Plan().Outputs[0].Shape)
+	out := r.Plan().Outputs[0]
+	per := dims(out.Shape)
+	shift := 1 // model axes -> axes of [batch, ...]
 	if len(per) > 0 && per[0] == 1 {
-		per = per[1:]
+		per, shift = per[1:], 0
 	}
 	t := Tensor{Shape: append([]int{len(outs[0])}, per...)}
 	for _, s := range outs[0] {
 		t.Data = append(t.Data, s...)
 	}
-	return t, t.Validate()
+	if err := t.Validate(); err != nil {
+		return Tensor{}, err
+	}
+	return applyClientOps(t, out.ClientOps, shift)
+}
+
+// applyClientOps runs the plan's client-side tail (softmax, logsoftmax,
+// argmax, each written "op key=value ...") on decrypted outputs, with the
+// reference interpreter's semantics.
+func applyClientOps(t Tensor, ops []string, axisShift int) (Tensor, error) {
+	for _, desc := range ops {
+		fields := strings.Fields(desc)
+		if len(fields) == 0 {
+			continue
+		}
+		attrs := map[string]ir.Attr{}
+		for _, kv := range fields[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			n, err := strconv.ParseInt(v, 10, 64)
+			if !ok || err != nil {
+				return Tensor{}, fmt.Errorf("client op %q: bad attribute %q", desc, kv)
+			}
+			if k == "axis" && n >= 0 {
+				n += int64(axisShift)
+			}
+			attrs[k] = n
+		}
+		g := ir.NewFunc("client")
+		x := g.AddParam("x", ir.Tensor(t.Shape, false))
+		y, err := g.Append(fields[0], "y", attrs, x)
+		if err != nil {
+			return Tensor{}, fmt.Errorf("client op %q: %w", desc, err)
+		}
+		g.Results = []*ir.Value{y}
+		res, err := ir.Interpret(g, []ir.Array{{Shape: t.Shape, Data: t.Data}})
+		if err != nil {
+			return Tensor{}, fmt.Errorf("client op %q: %w", desc, err)
+		}
+		t = Tensor{Shape: res[0].Shape, Data: res[0].Data}
+	}
+	return t, nil
 }
 
 func dims(s []int64) []int {

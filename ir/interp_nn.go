@@ -218,16 +218,32 @@ func newWindowTaps(w Window) *windowTaps {
 	for i := 0; i < n; i++ {
 		t.start[i] = make([]int, w.Out[i]+1)
 		for o := 0; o < w.Out[i]; o++ {
-			for k := 0; k < w.Kernel[i]; k++ {
-				if p := o*w.Strides[i] - w.Begin[i] + k*w.Dilations[i]; p >= 0 && p < w.In[i] {
-					t.k[i] = append(t.k[i], k)
-					t.p[i] = append(t.p[i], p)
-				}
+			base := o*w.Strides[i] - w.Begin[i]
+			k0, k1 := kRange(base, w.Dilations[i], 0, w.In[i], w.Kernel[i])
+			for k := k0; k < k1; k++ {
+				t.k[i] = append(t.k[i], k)
+				t.p[i] = append(t.p[i], base+k*w.Dilations[i])
 			}
 			t.start[i][o+1] = len(t.k[i])
 		}
 	}
 	return t
+}
+
+// kRange returns the kernel indices k in [0, n) with lo <= base+k*d < hi
+// (d >= 1) as the range [k0, k1).
+func kRange(base, d, lo, hi, n int) (int, int) {
+	if hi-1 < base {
+		return 0, 0
+	}
+	k0, k1 := 0, min(n, (hi-1-base)/d+1)
+	if base < lo {
+		k0 = (lo - base + d - 1) / d
+	}
+	if k0 > k1 {
+		k0 = k1
+	}
+	return k0, k1
 }
 
 // tap is one valid tap: the flat kernel offset and the flat input offset
@@ -305,14 +321,8 @@ func evalPool(o *Op, x Array) (Array, error) {
 	padCount := func(pos []int) float64 {
 		cnt := 1
 		for i, oi := range pos {
-			ci := 0
-			for k := 0; k < win.Kernel[i]; k++ {
-				p := oi*win.Strides[i] - win.Begin[i] + k*win.Dilations[i]
-				if p >= -win.Begin[i] && p < win.In[i]+win.End[i] {
-					ci++
-				}
-			}
-			cnt *= ci
+			k0, k1 := kRange(oi*win.Strides[i]-win.Begin[i], win.Dilations[i], -win.Begin[i], win.In[i]+win.End[i], win.Kernel[i])
+			cnt *= k1 - k0
 		}
 		return float64(cnt)
 	}

@@ -279,3 +279,24 @@ func TestNNTextRoundTrip(t *testing.T) {
 		t.Fatalf("round trip differs:\n%s\n%s", text, Print(g))
 	}
 }
+
+// TestKRange checks the tap range arithmetic against counting.
+func TestKRange(t *testing.T) {
+	for base := -7; base <= 7; base++ {
+		for d := 1; d <= 3; d++ {
+			for lo := -3; lo <= 3; lo++ {
+				for hi := lo; hi <= 6; hi++ {
+					for n := 0; n <= 5; n++ {
+						k0, k1 := kRange(base, d, lo, hi, n)
+						for k := 0; k < n; k++ {
+							in := lo <= base+k*d && base+k*d < hi
+							if in != (k >= k0 && k < k1) {
+								t.Fatalf("kRange(%d, %d, %d, %d, %d) = [%d, %d), k = %d", base, d, lo, hi, n, k0, k1, k)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -20,9 +20,20 @@ type Calibrate struct{}
 
 func (Calibrate) Name() string { return "calibrate" }
 
-// activationOps are the ops replaced by fitted polynomials.
-var activationOps = map[string]func(float64) float64{
-	"relu": func(x float64) float64 { return math.Max(x, 0) },
+// activationOps are the ops replaced by fitted polynomials: relu (fitted
+// using its positive homogeneity) and the smooth ones (fitted on an interval).
+var activationOps = map[string]bool{"relu": true}
+
+// smoothOps are fitted by Chebyshev interpolation on their calibrated interval.
+var smoothOps = map[string]bool{
+	"sigmoid": true, "tanh": true, "erf": true, "softplus": true, "exp": true, "gelu": true,
+	"elu": true, "selu": true, "mish": true, "hardswish": true,
+}
+
+func init() {
+	for k := range smoothOps {
+		activationOps[k] = true
+	}
 }
 
 func (Calibrate) Run(f *ir.Func, c *Context) error {
@@ -46,7 +57,7 @@ func (Calibrate) Run(f *ir.Func, c *Context) error {
 			return fmt.Errorf("calibration sample %d: %w", s, err)
 		}
 		for _, op := range f.Ops {
-			if activationOps[op.Code] == nil {
+			if !activationOps[op.Code] || !op.Args[0].Type.Secret {
 				continue
 			}
 			in := vals[op.Args[0]].Data

@@ -76,11 +76,17 @@ func (FitActivations) Run(f *ir.Func, c *Context) error {
 	if def == 0 {
 		def = DefaultActivationRange
 	}
-	relu := activationOps["relu"]
+	relu := func(x float64) float64 { return math.Max(x, 0) }
 	warned := false
 	for i := 0; i < len(f.Ops); i++ {
 		op := f.Ops[i]
-		if op.Code != "relu" {
+		if smoothOps[op.Code] && op.Args[0].Type.Secret {
+			if err := fitSmooth(f, op, c, margin, def); err != nil {
+				return err
+			}
+			continue
+		}
+		if op.Code != "relu" || !op.Args[0].Type.Secret {
 			continue
 		}
 		x := op.Args[0]
@@ -180,7 +186,7 @@ const dataWeight = 0.9
 // [-1, 1], so it is most accurate where the data is and bounded everywhere.
 // Without data it is the Chebyshev interpolant.
 func FitReLU(d int, seen []float64) ([]float64, error) {
-	relu := activationOps["relu"]
+	relu := func(x float64) float64 { return math.Max(x, 0) }
 	if len(seen) == 0 {
 		return ChebyshevInterpolate(relu, -1, 1, d), nil
 	}
@@ -228,6 +234,63 @@ func FitReLU(d int, seen []float64) ([]float64, error) {
 		return nil, err
 	}
 	return x.RawVector().Data, nil
+}
+
+// DefaultSmoothTolerance is the fit error target for smooth activations,
+// relative to the largest |f| on the interval (at least 1).
+const DefaultSmoothTolerance = 1e-3
+
+// smoothDegrees are tried in order; the first that meets the tolerance wins.
+var smoothDegrees = []int{3, 5, 7, 11, 15, 23, 31, 47, 63}
+
+// fitSmooth replaces a smooth activation by its Chebyshev interpolant on the
+// layer's calibrated interval (widened by the margin), of the lowest degree
+// meeting the tolerance, or of the requested degree.
+func fitSmooth(f *ir.Func, op *ir.Op, c *Context, margin, def float64) error {
+	fn, err := ir.ElementwiseFunc(op)
+	if err != nil {
+		return err
+	}
+	lo, hi := -def, def
+	los, his := op.Floats("calib_lo"), op.Floats("calib_hi")
+	calibrated := len(los) > 0 && len(los) == len(his)
+	if calibrated {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for j := range los {
+			lo, hi = math.Min(lo, los[j]), math.Max(hi, his[j])
+		}
+		w := math.Max(hi-lo, 1e-3)
+		lo, hi = lo-margin*w, hi+margin*w
+	} else {
+		c.Warn("no calibration data: %s inputs are assumed to lie in [%g, %g]", op.Code, lo, hi)
+	}
+	scale := 1.0
+	for i := 0; i <= 256; i++ {
+		scale = math.Max(scale, math.Abs(fn(lo+(hi-lo)*float64(i)/256)))
+	}
+	tol := DefaultSmoothTolerance * scale
+	if c.SmoothTolerance > 0 {
+		tol = c.SmoothTolerance * scale
+	}
+	var coeffs []float64
+	var maxErr float64
+	degrees := smoothDegrees
+	if c.ActivationDegree > 0 {
+		degrees = []int{c.ActivationDegree}
+	}
+	for _, d := range degrees {
+		coeffs = ChebyshevInterpolate(fn, lo, hi, d)
+		if maxErr = FitError(fn, coeffs, lo, hi); maxErr <= tol {
+			break
+		}
+	}
+	name := op.Result().Name
+	fnName := op.Code
+	op.Code = "poly"
+	op.Attrs = map[string]ir.Attr{"coeffs": coeffs, "lo": lo, "hi": hi, "fn": fnName, "max_err": maxErr}
+	c.Activations = append(c.Activations, ActivationFit{Value: name, Function: fnName, Lo: lo, Hi: hi,
+		Degree: len(coeffs) - 1, MaxError: maxErr, Calibrated: calibrated})
+	return nil
 }
 
 // ChebyshevInterpolate returns the coefficients c_0..c_d of the degree-d

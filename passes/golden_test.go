@@ -87,7 +87,14 @@ func TestGolden(t *testing.T) {
 					t.Errorf("%s: output differs from %s (run with -update if intended)\n got:\n%s", pass.Name(), golden, got)
 				}
 				if pass.Name() == "fit-activations" {
-					bound = fitBound(orig, ctx)
+					errs, err := PredictErrors(f, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					bound = 0
+					for _, r := range f.Results {
+						bound = math.Max(bound, errs[r])
+					}
 				}
 				var have [][]float64
 				if len(f.Ops) > 0 && strings.HasPrefix(f.Ops[len(f.Ops)-1].Code, "ckks.") {
@@ -107,37 +114,6 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// fitBound is the analysis bound on the output error the fitted activations
-// can cause in the golden models: in them every op between the first
-// activation and the last dense layer is 1-Lipschitz in the max norm (relu,
-// max pooling, flatten), so the activation errors add up and are then
-// amplified by the last weight's largest absolute row sum (bounded here by
-// the sum of all its entries).
-func fitBound(orig *ir.Func, c *Context) float64 {
-	worst := 0.0
-	for _, a := range c.Activations {
-		worst += a.MaxError
-	}
-	if worst == 0 {
-		return 0
-	}
-	// the last dense weight of the original program
-	rowSum := 0.0
-	for _, op := range orig.Ops {
-		if op.Code == "const" {
-			c := orig.Consts[op.Str("const", "")]
-			if len(c.Shape) == 2 {
-				rs := 0.0
-				for _, v := range c.Data {
-					rs += math.Abs(v)
-				}
-				rowSum = rs // an upper bound on every row (and column) sum
-			}
-		}
-	}
-	return worst * rowSum
 }
 
 func interpretAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {

@@ -110,6 +110,9 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 		}
 		f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
 		f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
+		if _, ok := f.Attrs[fmt.Sprintf("result%d_client_ops", i)]; !ok {
+			f.Attrs[fmt.Sprintf("result%d_client_ops", i)] = ""
+		}
 		f.Results[i] = v
 	}
 	f.RemoveDead()

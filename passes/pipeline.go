@@ -35,6 +35,10 @@ type Context struct {
 	// RangeFloor: no element's activation range is taken smaller than this
 	// fraction of its layer's largest (0: DefaultRangeFloor).
 	RangeFloor float64
+	// SmoothTolerance is the fit error target for smooth activations
+	// (sigmoid, tanh, GELU, ...), relative to their largest magnitude on the
+	// interval (0: DefaultSmoothTolerance).
+	SmoothTolerance float64
 	// Insecure allows parameters below 128-bit security (tests only).
 	Insecure bool
 	// MinLogN forces a minimum ring degree (0: smallest secure one).
@@ -95,6 +99,8 @@ func (p *Pipeline) dumps(name string) bool {
 func Standard() []Pass {
 	return []Pass{
 		FoldConstants{},
+		ClientTail{},
+		Canonicalize{},
 		ExpandMaxPool{},
 		Calibrate{},
 		LiftLinear{},

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
@@ -171,7 +172,11 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		if shape == nil {
 			shape = shape64(r.Type.Shape)
 		}
-		p.Outputs = append(p.Outputs, &planpb.Output{Name: sname, Shape: shape, Layout: lay(r.Type.Layout), Value: id})
+		var tail []string
+		if s, _ := f.Attrs[fmt.Sprintf("result%d_client_ops", i)].(string); s != "" {
+			tail = strings.Split(s, "; ")
+		}
+		p.Outputs = append(p.Outputs, &planpb.Output{Name: sname, Shape: shape, Layout: lay(r.Type.Layout), Value: id, ClientOps: tail})
 	}
 	for g := range galois {
 		p.Keys.GaloisElements = append(p.Keys.GaloisElements, g)
