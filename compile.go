@@ -53,6 +53,9 @@ type Compiled struct {
 	Warnings    []string
 	Activations []passes.ActivationFit
 	Params      *passes.Params
+	// PredictedErrors bounds, per output, the deviation from the exact model
+	// that the fitted polynomials can cause (CKKS noise comes on top).
+	PredictedErrors []float64
 	// IR is the final ckks-level function (for inspection and simulation).
 	IR *ir.Func
 }
@@ -135,11 +138,15 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 		"batch":               strconv.Itoa(ctx.Params.Batch),
 		"calibration_samples": strconv.Itoa(len(ctx.Calibration)),
 	}
+	for i, e := range ctx.PredictedErrors {
+		props[fmt.Sprintf("output%d_fit_error_bound", i)] = strconv.FormatFloat(e, 'g', 4, 64)
+	}
 	p, err := cpu.Emit(f, cpu.Options{Activations: acts, Properties: props, Insecure: opt.Insecure})
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{Plan: p, Warnings: ctx.Warnings, Activations: ctx.Activations, Params: ctx.Params, IR: f}, nil
+	return &Compiled{Plan: p, Warnings: ctx.Warnings, Activations: ctx.Activations, Params: ctx.Params, IR: f,
+		PredictedErrors: ctx.PredictedErrors}, nil
 }
 
 // SplitBatch splits a tensor into flattened samples for a model input of the

@@ -416,6 +416,24 @@ func (l *loader) initializer(t *onnxpb.TensorProto) (ir.Array, error) {
 	return fromGorgonia(on.t, shape, n)
 }
 
+// valueHint is the name hint given to ir for an ONNX value name. All-digit
+// names (old PyTorch exports name values "1", "2", ...) get a "v" prefix:
+// ir.Func.FreshName never terminates on an all-digit hint (it appends digits
+// until the name is not all digits).
+func valueHint(s string) string {
+	digits := s != ""
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			digits = false
+			break
+		}
+	}
+	if digits {
+		return "v" + s
+	}
+	return s
+}
+
 func sanitizeName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
@@ -436,7 +454,7 @@ func (l *loader) build() (*ir.Func, error) {
 	}
 	l.f = ir.NewFunc(name)
 	for _, p := range l.params {
-		v := l.f.AddParam(p.name, ir.Tensor(p.shape, true))
+		v := l.f.AddParam(valueHint(p.name), ir.Tensor(p.shape, true))
 		l.env[p.name] = &entry{v: v}
 	}
 	for name, a := range l.opts.Constants {
@@ -519,7 +537,7 @@ func (l *loader) value(name string, e *entry) (*ir.Value, error) {
 	}
 	if e.v == nil {
 		c := l.f.AddConst(name, e.c.Shape, e.c.Data)
-		v, err := l.f.Append("const", name, map[string]ir.Attr{"const": c.Name})
+		v, err := l.f.Append("const", valueHint(name), map[string]ir.Attr{"const": c.Name})
 		if err != nil {
 			return nil, err
 		}

@@ -148,12 +148,11 @@ func opCodes(f *ir.Func) string {
 
 // cnnCase is a real CNN checked against onnxruntime's logits.
 type cnnCase struct {
-	model     string
-	batch     bool    // the input has a symbolic batch dim: load the whole batch at once
-	tol       float64 // per logit: |got-want| <= tol (abs) or <= tol*|want| (rel)
-	relative  bool
-	wantOps   []string // op codes the import must contain
-	paramRank int
+	model    string
+	batch    bool    // the input has a symbolic batch dim: load the whole batch at once
+	tol      float64 // per logit: |got-want| <= tol, or with relative <= tol*max(|want|, 1)
+	relative bool
+	wantOps  []string // op codes the import must contain
 }
 
 // TestCNNModels: the two CNNs (Conv, Transpose, MaxPool, auto_pad, opsets 7
@@ -244,6 +243,21 @@ func TestCNNModels(t *testing.T) {
 			}
 			t.Logf("%s: %d samples, max |error| vs onnxruntime %.3g (max relative %.3g), %d/%d labels right; ops: %s",
 				tc.model, n, maxAbs, maxRel, correct, n, opCodes(f))
+			// the ONNX test data sets shipped with the model, if any
+			sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+			for _, set := range sets {
+				x := readPBs(t, set, "input", 1)[0]
+				y := readPBs(t, set, "output", 1)[0]
+				out, err := ir.Interpret(f, []ir.Array{x})
+				if err != nil {
+					t.Fatalf("%s: %v", filepath.Base(set), err)
+				}
+				for i, w := range y.Data {
+					if d := math.Abs(out[0].Data[i] - w); d > tc.tol*math.Max(math.Abs(w), 1) {
+						t.Errorf("%s: logit %d: %v, want %v", filepath.Base(set), i, out[0].Data[i], w)
+					}
+				}
+			}
 		})
 	}
 }

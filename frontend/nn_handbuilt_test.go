@@ -120,7 +120,7 @@ func TestPools(t *testing.T) {
 	wantErr(t, err, "Indices output of MaxPool is not supported")
 	// dilations are not an AveragePool attribute before opset 19
 	oneErr(t, 11, node("AveragePool", "a", []string{"x"}, []string{"y"}, attrInts("kernel_shape", 2), attrInts("dilations", 2)),
-		[]int{1, 1, 5}, nil, "dilations is not defined")
+		[]int{1, 1, 5}, nil, "dilations = [2] is not defined for AveragePool at opset 11")
 	oneErr(t, 11, node("MaxPool", "m", []string{"x"}, []string{"y"}), []int{1, 1, 5}, nil, "missing kernel_shape")
 	oneErr(t, 11, node("MaxPool", "m", []string{"x"}, []string{"y"}, attrInts("kernel_shape", 9)), []int{1, 1, 5}, nil, "larger than the padded input")
 	// global pools
@@ -244,4 +244,20 @@ func TestArgMaxPowPRelu(t *testing.T) {
 		floatTensor("s", []int64{2}, 0.5, 0.25))
 	wantData(t, y, []int{1, 2, 1, 2}, -0.5, 2, -0.75, 4)
 	oneErr(t, 20, node("Gelu", "g", []string{"x"}, []string{"y"}, attrS("approximate", "fast")), []int{2}, nil, "approximate \"fast\"")
+}
+
+// TestDigitNames: value names that are all digits (old PyTorch exports)
+// load; ir.Func.FreshName does not terminate on such hints, so the frontend
+// prefixes them (the fuzzer found the hang).
+func TestDigitNames(t *testing.T) {
+	spec := graphSpec{nodes: []*onnxpb.NodeProto{
+		node("Mul", "", []string{"0", "7"}, []string{"1"}),
+		node("Relu", "", []string{"1"}, []string{"2"}),
+	},
+		inits:   []*onnxpb.TensorProto{floatTensor("7", nil, 2)},
+		inputs:  []*onnxpb.ValueInfoProto{vi("0", 2)},
+		outputs: []*onnxpb.ValueInfoProto{vi("2", 2)},
+	}
+	f := load(t, spec.bytes(t), Options{})
+	wantData(t, interp(t, f, arr([]int{2}, -1, 3))[0], []int{2}, 0, 6)
 }

@@ -141,7 +141,7 @@ func (c *nodeCtx) define(i int, v *ir.Value) {
 func (c *nodeCtx) emit(code string, attrs map[string]ir.Attr, args ...*ir.Value) (*ir.Value, error) {
 	hint := "v"
 	if outs := c.n.GetOutput(); len(outs) > 0 && outs[0] != "" {
-		hint = outs[0]
+		hint = valueHint(outs[0])
 	}
 	v, err := c.l.f.Append(code, hint, attrs, args...)
 	if err != nil {

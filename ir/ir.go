@@ -194,11 +194,11 @@ func (f *Func) FreshName(hint string) string {
 		}
 	}
 	hint = sanitize(hint)
-	if hint == "" {
-		hint = "v"
+	if hint == "" || isDigits(hint) {
+		hint = "v" + hint // the printer keeps %N for nothing, but N+suffix would stay all digits
 	}
 	name := hint
-	for f.names[name] || isDigits(name) {
+	for f.names[name] {
 		f.nextID++
 		name = fmt.Sprintf("%s%d", hint, f.nextID)
 	}

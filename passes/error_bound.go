@@ -122,3 +122,30 @@ func Magnitudes(f *ir.Func, c *Context) (map[*ir.Value]float64, error) {
 	}
 	return mag, nil
 }
+
+// PredictError records, for every result, the bound PredictErrors gives on
+// its deviation from the exact model due to the fitted polynomials.
+//
+// Requires: tensor-level IR after FitActivations.
+// Guarantees: the IR is unchanged but for the function attributes
+// result<i>_fit_error; Context.PredictedErrors holds the same numbers.
+type PredictError struct{}
+
+func (PredictError) Name() string { return "predict-error" }
+
+func (PredictError) Run(f *ir.Func, c *Context) error {
+	mag, err := Magnitudes(f, c)
+	if err != nil {
+		return err
+	}
+	errs, err := PredictErrors(f, mag)
+	if err != nil {
+		return err
+	}
+	c.PredictedErrors = make([]float64, len(f.Results))
+	for i, r := range f.Results {
+		c.PredictedErrors[i] = errs[r]
+		f.Attrs[fmt.Sprintf("result%d_fit_error", i)] = errs[r]
+	}
+	return nil
+}

@@ -22,7 +22,7 @@ type LiftLinear struct{}
 
 // probedOps are affine in their single secret operand when the others are constant.
 var probedOps = map[string]bool{
-	"conv": true, "averagepool": true, "globalaveragepool": true, "pad": true, "transpose": true,
+	"gemm": true, "matmul": true, "conv": true, "averagepool": true, "globalaveragepool": true, "pad": true, "transpose": true,
 	"batchnorm": true, "concat": true, "sum": true, "mean": true,
 }
 
@@ -45,7 +45,15 @@ func (LiftLinear) Run(f *ir.Func, c *Context) error {
 				continue
 			}
 			if x.Type.Shape[0] != 1 && op.Int("transA", 0) == 0 || x.Type.Shape[1] != 1 && op.Int("transA", 0) != 0 {
-				return fmt.Errorf("gemm %%%s: only one sample per evaluation is supported (A is %v); batches are packed in slots", op.Result().Name, x.Type.Shape)
+				// several rows: still affine in A, as one dense map on all of A
+				var err error
+				if w, bias, m, n, err = probe(f, op); err != nil || w == nil {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				break
 			}
 			alpha, beta := op.Float("alpha", 1), op.Float("beta", 1)
 			k0, k1 := bc.Shape[0], bc.Shape[1]
@@ -80,7 +88,14 @@ func (LiftLinear) Run(f *ir.Func, c *Context) error {
 				continue
 			}
 			if x.Type.NumElements() != bc.Shape[0] {
-				return fmt.Errorf("matmul %%%s: only one sample per evaluation is supported (A is %v)", op.Result().Name, x.Type.Shape)
+				var err error
+				if w, bias, m, n, err = probe(f, op); err != nil || w == nil {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				break
 			}
 			n, m = bc.Shape[0], bc.Shape[1]
 			w = transpose(bc.Data, n, m, 1)
@@ -149,9 +164,6 @@ func probe(f *ir.Func, op *ir.Op) (w, b []float64, m, n int, err error) {
 		return nil, nil, 0, 0, nil
 	}
 	x := op.Args[secret]
-	if x.Type.Shape[0] != 1 && len(x.Type.Shape) > 1 {
-		return nil, nil, 0, 0, fmt.Errorf("%s %%%s: only one sample per evaluation is supported (input %v); batches are packed in slots", op.Code, op.Result().Name, x.Type.Shape)
-	}
 	n, m = x.Type.NumElements(), op.Result().Type.NumElements()
 	if m*n > maxProbeElements {
 		return nil, nil, 0, 0, fmt.Errorf("%s %%%s: a %dx%d dense matrix is too large for this version's lowering", op.Code, op.Result().Name, m, n)

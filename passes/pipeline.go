@@ -48,6 +48,8 @@ type Context struct {
 	Warnings []string
 	// Activations records every fitted activation (for the report and the plan).
 	Activations []ActivationFit
+	// PredictedErrors bounds each result's deviation caused by the fits.
+	PredictedErrors []float64
 	// Params is the result of parameter selection.
 	Params *Params
 }
@@ -107,6 +109,7 @@ func Standard() []Pass {
 		FitActivations{},
 		NormalizePoly{},
 		FuseLinear{},
+		PredictError{},
 		SelectParams{},
 		LowerToCKKS{},
 		ManageScales{},
