@@ -35,6 +35,9 @@ func (ExpandMaxPool) Run(f *ir.Func, c *Context) error {
 			return err
 		}
 		n, m := x.Type.NumElements(), len(taps)
+		if m*n > maxProbeElements {
+			return fmt.Errorf("%s %%%s: a %dx%d selection is too large for this version's dense lowering", op.Code, op.Result().Name, m, n)
+		}
 		width := 0
 		for o, t := range taps {
 			if len(t) == 0 {

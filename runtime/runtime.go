@@ -15,6 +15,8 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"sync"
+	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -36,6 +38,17 @@ type Context struct {
 	// len(program) for plan outputs (kept), and the defining instruction's
 	// index for values nobody reads.
 	lastUse []int
+	// hoist[pc] lists, for the first ROTATE of a value, every ROTATE of that
+	// value (their instruction indices): they share one key-switching
+	// decomposition (hoisted rotations).
+	hoist map[int][]int
+
+	// The plan's plaintexts, encoded once (on the first Evaluate, or by
+	// Prepare) and shared read-only by every later evaluation.
+	plainOnce sync.Once
+	plain     []*rlwe.Plaintext
+	plainErr  error
+	plainTime time.Duration
 }
 
 // NewContext validates p and builds the CKKS parameters it describes.
@@ -75,7 +88,39 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 	for _, o := range p.Outputs {
 		c.lastUse[o.Value] = len(p.Program)
 	}
+	c.hoist = map[int][]int{}
+	first := map[uint32]int{}
+	for pc, ins := range p.Program {
+		if ins.Op != planpb.Op_ROTATE || params.GaloisElement(int(ins.Offset)) == 1 {
+			continue
+		}
+		a := ins.Args[0]
+		if f, ok := first[a]; ok {
+			c.hoist[f] = append(c.hoist[f], pc)
+		} else {
+			first[a] = pc
+			c.hoist[pc] = []int{pc}
+		}
+	}
 	return c, nil
+}
+
+// Prepare encodes the plan's plaintexts now (a server calls it at start-up),
+// so that the first Evaluate does not pay for it. Later calls do nothing.
+func (c *Context) Prepare(workers int) error {
+	_, _, err := c.plaintexts(workers)
+	return err
+}
+
+// plaintexts returns the encoded plaintexts, and whether this call encoded them.
+func (c *Context) plaintexts(workers int) (plain []*rlwe.Plaintext, encoded bool, err error) {
+	c.plainOnce.Do(func() {
+		start := time.Now()
+		c.plain, c.plainErr = c.encodeAll(workers)
+		c.plainTime = time.Since(start)
+		encoded = true
+	})
+	return c.plain, encoded, c.plainErr
 }
 
 // Plan returns the plan the context was built from (do not modify it).
