@@ -19,9 +19,20 @@ import (
 
 // EvalOptions tune Evaluate.
 type EvalOptions struct {
-	// Workers is the number of groups evaluated in parallel, each with its
-	// own evaluator; <= 0 means runtime.NumCPU().
+	// Workers is the number of goroutines, each with its own evaluator;
+	// <= 0 means runtime.NumCPU(). With at least as many ciphertext groups
+	// as workers, groups run in parallel; with fewer (one image, say), the
+	// independent instructions of a group run in parallel.
 	Workers int
+	// NoInstructionParallelism keeps each group on one goroutine.
+	NoInstructionParallelism bool
+}
+
+func workersFor(n int) int {
+	if n <= 0 {
+		return goruntime.NumCPU()
+	}
+	return n
 }
 
 // OpCounts counts homomorphic operations, including those Lattigo's
@@ -119,6 +130,43 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		out.values[o] = make([]*rlwe.Ciphertext, groups)
 	}
 
+	newWorker := func() *worker {
+		w := &worker{c: c, plain: plain, instr: map[planpb.Op]int64{}, time: map[planpb.Op]time.Duration{}}
+		w.eval = &countingEvaluator{Evaluator: base.ShallowCopy(), n: &w.ops}
+		w.poly = hefloat.NewPolynomialEvaluator(c.params, w.eval)
+		return w
+	}
+	merge := func(w *worker) {
+		stats.Ops.add(&w.ops)
+		for op, n := range w.instr {
+			stats.Instructions[op] += n
+		}
+		for op, d := range w.time {
+			stats.Time[op] += d
+		}
+		stats.MaxLive = max(stats.MaxLive, w.maxLive)
+	}
+	// Fewer groups than workers: run each group's independent instructions
+	// in parallel instead (one evaluator per goroutine).
+	if all := max(1, opt.Workers); groups < workersFor(opt.Workers) && !opt.NoInstructionParallelism {
+		all = workersFor(opt.Workers)
+		ws := make([]*worker, all)
+		for i := range ws {
+			ws[i] = newWorker()
+		}
+		for g := 0; g < groups; g++ {
+			if err := c.runDAG(ws, in, out, g); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, w := range ws {
+			merge(w)
+		}
+		stats.Workers = all
+		stats.Wall = time.Since(start)
+		return out, stats, nil
+	}
+
 	var (
 		next   atomic.Int64
 		failed atomic.Bool
@@ -127,9 +175,7 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		wg     sync.WaitGroup
 	)
 	for range workers {
-		w := &worker{c: c, plain: plain, instr: map[planpb.Op]int64{}, time: map[planpb.Op]time.Duration{}}
-		w.eval = &countingEvaluator{Evaluator: base.ShallowCopy(), n: &w.ops}
-		w.poly = hefloat.NewPolynomialEvaluator(c.params, w.eval)
+		w := newWorker()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -149,14 +195,7 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			stats.Ops.add(&w.ops)
-			for op, n := range w.instr {
-				stats.Instructions[op] += n
-			}
-			for op, d := range w.time {
-				stats.Time[op] += d
-			}
-			stats.MaxLive = max(stats.MaxLive, w.maxLive)
+			merge(w)
 		}()
 	}
 	wg.Wait()

@@ -45,6 +45,9 @@ type Context struct {
 
 	// The plan's plaintexts, encoded once (on the first Evaluate, or by
 	// Prepare) and shared read-only by every later evaluation.
+	dagOnce sync.Once
+	dag     *dag
+
 	plainOnce sync.Once
 	plain     []*rlwe.Plaintext
 	plainErr  error

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/fhec/fhec/internal/tensorio"
 	"github.com/fhec/fhec/passes"
 	"github.com/fhec/fhec/plan"
-	"github.com/fhec/fhec/plan/planpb"
 	"github.com/fhec/fhec/runtime"
 )
 
@@ -257,64 +255,6 @@ func newDecrypt() *cobra.Command {
 	cmd.Flags().StringVar(&key, "key", "", "secret key (from keygen)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output tensor file (.npy, .pb, .json)")
 	return cmd
-}
-
-func newInspect() *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect model.plan",
-		Short: "Describe a plan: parameters, security, keys, layouts, op counts, activations",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := plan.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: plan format %d.%d, produced by %s\n", args[0], plan.VersionMajor, plan.VersionMinor, p.Producer)
-			describe(cmd.OutOrStdout(), p)
-			return nil
-		},
-	}
-}
-
-// describe prints what a plan does and costs.
-func describe(w io.Writer, p *planpb.Plan) {
-	pr := p.Params
-	sec := fmt.Sprintf("%d-bit security (HomomorphicEncryption.org standard)", pr.SecurityBits)
-	if pr.Insecure {
-		sec = "INSECURE test parameters"
-	}
-	logQP := 0.0
-	if params, err := plan.CKKSParameters(pr); err == nil {
-		logQP = params.LogQP()
-	}
-	md := p.Metadata.GetProperties()
-	fmt.Fprintf(w, "  CKKS: logN %d, log2(QP) %.1f, %s, %d levels, scale 2^%g\n", pr.LogN, logQP, sec, len(pr.Q)-1, pr.LogDefaultScale)
-	for _, in := range p.Inputs {
-		fmt.Fprintf(w, "  input  %q %v: %d samples per ciphertext (period %d)\n", in.Name, in.Shape, in.Layout.Batch, in.Layout.Period)
-	}
-	for _, o := range p.Outputs {
-		tail := ""
-		if len(o.ClientOps) > 0 {
-			tail = " then on the client: " + strings.Join(o.ClientOps, ", ")
-		}
-		fmt.Fprintf(w, "  output %q %v%s\n", o.Name, o.Shape, tail)
-	}
-	k := p.Keys
-	fmt.Fprintf(w, "  keys: relinearization %v, %d rotation keys\n", k.Relinearization, len(k.GaloisElements))
-	c := p.Metadata.GetOpCounts()
-	fmt.Fprintf(w, "  per ciphertext: %d rotations, %d ct-ct mults, %d ct-pt mults, %d rescales, %d key switches, %d bootstraps\n",
-		c.GetRotations(), c.GetCtCtMults(), c.GetCtPtMults(), c.GetRescales(), c.GetKeySwitches(), c.GetBootstraps())
-	for _, a := range p.Metadata.GetActivations() {
-		fmt.Fprintf(w, "  activation %s: %s -> degree-%d polynomial on [%.4g, %.4g], max fit error %.3g\n", a.Value, a.Function, a.Degree, a.Lo, a.Hi, a.FitMaxError)
-	}
-	keys := make([]string, 0, len(md))
-	for k := range md {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %s: %s\n", k, md[k])
-	}
 }
 
 func fileSize(path string) string {

@@ -37,6 +37,7 @@ Server:  run                       (needs only keys/eval.key)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newCompile(), newKeygen(), newEncrypt(), newRun(), newDecrypt(), newInspect())
+	root.AddCommand(newDemo(), newCompile(), newKeygen(), newEncrypt(), newRun(), newDecrypt(), newInspect(), newServe(), newQuery())
+	addBackendFlags(root)
 	return root
 }

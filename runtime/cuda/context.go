@@ -188,10 +188,14 @@ func (c *Context) elem(k string, limb0, nlimbs int, ptrs ...Ptr) error {
 }
 
 // Add: d = a + b mod q (SubRing.Add).
-func (c *Context) Add(d, a, b Ptr, limb0, nlimbs int) error { return c.elem(KAdd, limb0, nlimbs, d, a, b) }
+func (c *Context) Add(d, a, b Ptr, limb0, nlimbs int) error {
+	return c.elem(KAdd, limb0, nlimbs, d, a, b)
+}
 
 // Sub: d = a - b mod q (SubRing.Sub).
-func (c *Context) Sub(d, a, b Ptr, limb0, nlimbs int) error { return c.elem(KSub, limb0, nlimbs, d, a, b) }
+func (c *Context) Sub(d, a, b Ptr, limb0, nlimbs int) error {
+	return c.elem(KSub, limb0, nlimbs, d, a, b)
+}
 
 // Neg: d = q - a (SubRing.Neg).
 func (c *Context) Neg(d, a Ptr, limb0, nlimbs int) error { return c.elem(KNeg, limb0, nlimbs, d, a) }

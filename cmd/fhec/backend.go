@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	cudabackend "github.com/fhec/fhec/backend/cuda"
+	"github.com/fhec/fhec/plan"
+	cudart "github.com/fhec/fhec/runtime/cuda"
+)
+
+// addBackendFlags gives `compile` and `run` a --backend flag (cpu, cuda).
+//
+//	compile --backend cuda   also lowers the plan to a kernel schedule and
+//	                         records it in the plan's metadata (no GPU needed)
+//	run --backend cuda       runs on the GPU; without a CUDA driver it fails
+//	                         with "no CUDA driver found: ...; use --backend cpu"
+func addBackendFlags(root *cobra.Command) {
+	for _, cmd := range root.Commands() {
+		switch cmd.Name() {
+		case "compile":
+			wrapBackend(cmd, compileCUDA)
+		case "run":
+			wrapBackend(cmd, runCUDA)
+		}
+	}
+}
+
+func wrapBackend(cmd *cobra.Command, cuda func(cmd *cobra.Command, args []string, cpu func() error) error) {
+	var backend string
+	cmd.Flags().StringVar(&backend, "backend", "cpu", "execution backend: cpu (Lattigo) or cuda (NVIDIA GPU kernels)")
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		switch strings.ToLower(backend) {
+		case "cpu", "":
+			return run(cmd, args)
+		case "cuda":
+			return cuda(cmd, args, func() error { return run(cmd, args) })
+		}
+		return fmt.Errorf("unknown --backend %q (cpu or cuda)", backend)
+	}
+}
+
+// compileCUDA compiles as for the CPU, then adds the kernel schedule.
+func compileCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
+	if err := cpu(); err != nil {
+		return err
+	}
+	out, _ := cmd.Flags().GetString("output")
+	if out == "" {
+		out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".plan"
+	}
+	p, err := plan.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	s, err := cudabackend.Build(p)
+	if err != nil {
+		return err
+	}
+	cudabackend.Attach(p, s)
+	if err := plan.WriteFile(out, p); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), s.Summary())
+	return nil
+}
+
+// runCUDA opens the GPU first, so that a machine without one fails clearly
+// before any work; then runs the schedule's kernels.
+func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
+	dev, err := cudart.OpenDriver(0)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	p, err := plan.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	s, err := cudabackend.Build(p)
+	if err != nil {
+		return err
+	}
+	if len(s.Missing) > 0 {
+		return fmt.Errorf("cuda backend on %s: this plan needs kernels not implemented yet (%s); use --backend cpu", dev.Name(), strings.Join(s.Missing, ", "))
+	}
+	return fmt.Errorf("cuda backend on %s: plan execution on the GPU is not implemented yet; use --backend cpu", dev.Name())
+}
