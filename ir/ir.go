@@ -38,10 +38,26 @@ const (
 // (zeros at encryption, arbitrary after activations). Batch samples share one
 // ciphertext (SIMD over the batch), interleaved so that a rotation by k*Batch
 // shifts every sample's vector by k at once.
+//
+// A blocked layout (Block > 0) places element f at position
+// (f/Block)*Stride + f%Block of the period instead of f: a dense layer that
+// splits its rows over the replicas of its input writes its output this way
+// (Block rows per replica, replicas Stride apart); the other positions hold
+// values no one reads.
 type Layout struct {
 	Len    int
 	Period int
 	Batch  int
+	Block  int // 0: contiguous
+	Stride int
+}
+
+// Pos is the position of element f within the period.
+func (l Layout) Pos(f int) int {
+	if l.Block == 0 {
+		return f
+	}
+	return (f/l.Block)*l.Stride + f%l.Block
 }
 
 // IsZero reports whether the layout is unset.

@@ -29,8 +29,8 @@
 //	value     = int | float | string | "[" num {"," num} "]" | "[]int64" | "[]float64"
 //	const     = "const" @name ":" shape "=" "[" [num {"," num}] "]"
 //	type      = tensor<SHAPE[, secret]>
-//	          | ct<SHAPE, level=L, scale=S[, degree=D], layout=LEN/PERIODxBATCH>
-//	          | pt<SHAPE, level=L, scale=S[, degree=D], layout=LEN/PERIODxBATCH>
+//	          | ct<SHAPE, level=L, scale=S[, degree=D], layout=LEN/PERIODxBATCH[:BLOCK@STRIDE]>
+//	          | pt<SHAPE, level=L, scale=S[, degree=D], layout=LEN/PERIODxBATCH[:BLOCK@STRIDE]>
 //	shape     = "scalar" | dim {"x" dim}
 //
 // Names (%value, @function, @constant), opcodes and attribute keys are
@@ -443,6 +443,17 @@ func parseShape(s string) ([]int, error) {
 }
 
 func parseLayout(s string) (Layout, error) {
+	s, blocked, isBlocked := strings.Cut(s, ":")
+	var block, stride int
+	if isBlocked {
+		bs, ss, ok := strings.Cut(blocked, "@")
+		var e1, e2 error
+		block, e1 = strconv.Atoi(bs)
+		stride, e2 = strconv.Atoi(ss)
+		if !ok || e1 != nil || e2 != nil || block < 1 {
+			return Layout{}, fmt.Errorf("want LEN/PERIODxBATCH[:BLOCK@STRIDE], got %q", s+":"+blocked)
+		}
+	}
 	l, rest, ok1 := strings.Cut(s, "/")
 	p, b, ok2 := strings.Cut(rest, "x")
 	if !ok1 || !ok2 {
@@ -458,6 +469,7 @@ func parseLayout(s string) (Layout, error) {
 	if err != nil {
 		return Layout{}, fmt.Errorf("want LEN/PERIODxBATCH, got %q", s)
 	}
+	out.Block, out.Stride = block, stride
 	return out, nil
 }
 

@@ -183,7 +183,7 @@ func TestTextScaleRoundTrip(t *testing.T) {
 		if err != nil || math.Float64bits(got) != math.Float64bits(s) {
 			t.Fatalf("scale %v (%x): printed %q, parsed %v (%x), err %v", s, s, text, got, got, err)
 		}
-		ty := Type{Kind: PlainType, Shape: []int{4}, Level: 2, Scale: s, Layout: Layout{4, 4, 1}}
+		ty := Type{Kind: PlainType, Shape: []int{4}, Level: 2, Scale: s, Layout: Layout{Len: 4, Period: 4, Batch: 1}}
 		back, err := ParseType(ty.String())
 		if err != nil || !back.Equal(ty) && !math.IsNaN(s) {
 			t.Fatalf("type %s: parsed %s, err %v", ty, back, err)

@@ -42,6 +42,9 @@ func (t Type) String() string {
 			fmt.Fprintf(&b, ", degree=%d", t.Degree)
 		}
 		fmt.Fprintf(&b, ", layout=%d/%dx%d", t.Layout.Len, t.Layout.Period, t.Layout.Batch)
+		if t.Layout.Block > 0 {
+			fmt.Fprintf(&b, ":%d@%d", t.Layout.Block, t.Layout.Stride)
+		}
 	}
 	b.WriteString(">")
 	return b.String()

@@ -14,10 +14,23 @@ package layout
 import "fmt"
 
 // Tiled describes the packing above.
+//
+// With Block > 0 the layout is blocked: element f sits at position
+// (f/Block)*Stride + f%Block of the period (see Pos).
 type Tiled struct {
 	Len    int
 	Period int
 	Batch  int
+	Block  int // 0: contiguous
+	Stride int
+}
+
+// Pos is the position of element f within the period.
+func (t Tiled) Pos(f int) int {
+	if t.Block == 0 {
+		return f
+	}
+	return (f/t.Block)*t.Stride + f%t.Block
 }
 
 // Validate checks the layout against a slot count.
@@ -25,12 +38,16 @@ func (t Tiled) Validate(slots int) error {
 	switch {
 	case t.Len < 1:
 		return fmt.Errorf("layout: length %d < 1", t.Len)
-	case t.Period < t.Len || t.Period&(t.Period-1) != 0:
+	case t.Period < t.Len || t.Period < 1 || t.Period&(t.Period-1) != 0:
 		return fmt.Errorf("layout: period %d is not a power of two >= length %d", t.Period, t.Len)
 	case t.Batch < 1 || t.Batch&(t.Batch-1) != 0:
 		return fmt.Errorf("layout: batch %d is not a power of two", t.Batch)
 	case slots%(t.Period*t.Batch) != 0:
 		return fmt.Errorf("layout: period %d x batch %d does not divide %d slots", t.Period, t.Batch, slots)
+	case t.Block < 0 || t.Block > 0 && (t.Stride < t.Block || t.Pos(t.Len-1) >= t.Period):
+		return fmt.Errorf("layout: blocks of %d every %d do not fit %d values in a period of %d", t.Block, t.Stride, t.Len, t.Period)
+	case t.Block == 0 && t.Stride != 0:
+		return fmt.Errorf("layout: stride %d without a block size", t.Stride)
 	}
 	return nil
 }
@@ -49,9 +66,9 @@ func (t Tiled) Pack(samples [][]float64, slots int) ([]float64, error) {
 		if len(v) != t.Len {
 			return nil, fmt.Errorf("layout: sample %d has %d values, want %d", b, len(v), t.Len)
 		}
-		for s := b; s < slots; s += t.Batch {
-			if f := (s / t.Batch) % t.Period; f < t.Len {
-				out[s] = v[f]
+		for f, x := range v {
+			for base := t.Pos(f) * t.Batch; base < slots; base += t.Period * t.Batch {
+				out[base+b] = x
 			}
 		}
 	}
@@ -70,7 +87,7 @@ func (t Tiled) Unpack(slotValues []float64, n int) ([][]float64, error) {
 	for b := range out {
 		out[b] = make([]float64, t.Len)
 		for f := 0; f < t.Len; f++ {
-			out[b][f] = slotValues[f*t.Batch+b]
+			out[b][f] = slotValues[t.Pos(f)*t.Batch+b]
 		}
 	}
 	return out, nil

@@ -25,10 +25,12 @@ import (
 //
 // A reader accepts any minor version of the major versions it knows (new
 // fields are skipped by proto3) and refuses a newer major version.
+//
+// Versions: 1.0 first release; 1.1 adds Metadata.layers (per-layer summary).
 const (
 	Magic        = "FHECPLAN"
 	VersionMajor = 1
-	VersionMinor = 0
+	VersionMinor = 1
 
 	headerSize   = 8 + 2 + 2 + 8
 	checksumSize = sha256.Size
@@ -87,9 +89,9 @@ func Unmarshal(b []byte) (*planpb.Plan, error) {
 	minor := binary.LittleEndian.Uint16(b[10:])
 	switch {
 	case major > VersionMajor:
-		return nil, fmt.Errorf("%w: plan format %d.%d is newer than this fhec reads (%d.x); upgrade fhec", ErrVersion, major, minor, VersionMajor)
+		return nil, fmt.Errorf("%w: plan format %d.%d is newer than this fhec reads (%d.x; it writes %d.%d); upgrade fhec", ErrVersion, major, minor, VersionMajor, VersionMajor, VersionMinor)
 	case major < VersionMajor:
-		return nil, fmt.Errorf("%w: plan format %d.%d is not supported (this fhec reads %d.x)", ErrVersion, major, minor, VersionMajor)
+		return nil, fmt.Errorf("%w: plan format %d.%d is older than this fhec reads (%d.x; it writes %d.%d)", ErrVersion, major, minor, VersionMajor, VersionMajor, VersionMinor)
 	}
 	n := binary.LittleEndian.Uint64(b[12:])
 	rest := uint64(len(b) - headerSize)

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -92,7 +93,7 @@ func TestRoundTrip(t *testing.T) {
 	if !bytes.Equal(b, b2) {
 		t.Fatal("Marshal is not deterministic")
 	}
-	if string(b[:8]) != "FHECPLAN" || binary.LittleEndian.Uint16(b[8:]) != 1 || binary.LittleEndian.Uint16(b[10:]) != 0 {
+	if string(b[:8]) != "FHECPLAN" || binary.LittleEndian.Uint16(b[8:]) != 1 || binary.LittleEndian.Uint16(b[10:]) != VersionMinor {
 		t.Fatalf("bad header % x", b[:12])
 	}
 	if n := binary.LittleEndian.Uint64(b[12:]); int(n) != len(b)-headerSize-checksumSize {
@@ -163,9 +164,13 @@ func TestCorruption(t *testing.T) {
 		{"huge length", mod(func(b []byte) []byte { binary.LittleEndian.PutUint64(b[12:], ^uint64(0)); return b }), ErrTruncated, "payload"},
 		{"flipped payload bit", mod(func(b []byte) []byte { b[headerSize+10] ^= 0x40; return b }), ErrChecksum, "SHA-256"},
 		{"flipped checksum bit", mod(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrChecksum, "SHA-256"},
-		{"newer major", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 2); return b }), ErrVersion,
-			"plan format 2.0 is newer than this fhec reads (1.x); upgrade fhec"},
-		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "not supported"},
+		{"newer major", mod(func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[8:], 2)
+			binary.LittleEndian.PutUint16(b[10:], 0)
+			return b
+		}), ErrVersion,
+			"plan format 2.0 is newer than this fhec reads (1.x; it writes 1.1); upgrade fhec"},
+		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "plan format 0.1 is older than this fhec reads (1.x; it writes 1.1)"},
 		{"trailing bytes", append(bytes.Clone(good), 0), ErrTrailingData, "1 bytes after"},
 		{"garbage payload", frame([]byte{0xff, 0xff, 0xff}, 1, 0), ErrInvalid, "not a valid plan message"},
 		{"empty payload", frame(nil, 1, 0), ErrInvalid, "no params"},
@@ -186,6 +191,23 @@ func TestCorruption(t *testing.T) {
 	b := mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[10:], 7); return b })
 	if _, err := Unmarshal(b); err != nil {
 		t.Fatalf("minor 1.7: %v", err)
+	}
+
+	// An older minor version is readable: testdata/small-v1.0.plan is the
+	// same plan as written by format 1.0 (never -update'd).
+	old, err := os.ReadFile(filepath.Join("testdata", "small-v1.0.plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint16(old[8:]) != 1 || binary.LittleEndian.Uint16(old[10:]) != 0 {
+		t.Fatalf("small-v1.0.plan has header % x, want version 1.0", old[8:12])
+	}
+	p, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("format 1.0 plan: %v", err)
+	}
+	if !proto.Equal(p, smallPlan(t)) {
+		t.Fatal("format 1.0 plan decodes to another plan")
 	}
 }
 
@@ -321,6 +343,15 @@ func FuzzUnmarshal(f *testing.F) {
 			p, err := Unmarshal(in)
 			if err != nil {
 				continue
+			}
+			// Whatever was accepted can be summarized (fhec inspect) and
+			// printed as JSON.
+			s, err := Summarize(p)
+			if err != nil {
+				t.Fatalf("accepted plan cannot be summarized: %v", err)
+			}
+			if _, err := json.Marshal(s); err != nil {
+				t.Fatalf("summary does not encode as JSON: %v", err)
 			}
 			// Whatever was accepted must re-encode and decode to itself.
 			out, err := Marshal(p)

@@ -107,7 +107,7 @@ func CKKSParameters(p *planpb.Params) (hefloat.Parameters, error) {
 		if p.SecurityBits == 0 {
 			return hefloat.Parameters{}, fmt.Errorf("%w: params: security_bits is 0 and insecure is false; claim a security level or mark the parameters insecure", ErrInvalid)
 		}
-		if max := heStandard128[int(p.LogN)]; p.SecurityBits >= 128 && params.LogQP() > max {
+		if max := MaxLogQP(int(p.SecurityBits), int(p.LogN)); p.SecurityBits >= 128 && params.LogQP() > max {
 			return hefloat.Parameters{}, fmt.Errorf("%w: params: claim %d-bit security but log2(QP) = %.1f exceeds the %.0f bits the HE standard allows for N = 2^%d; mark them insecure or shrink the modulus", ErrInvalid, p.SecurityBits, params.LogQP(), max, p.LogN)
 		}
 	}
@@ -166,6 +166,10 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		galois[g] = true
 	}
 	relin := p.Keys != nil && p.Keys.Relinearization
+	btpOutLevel, err := checkBootstrapping(p, params)
+	if err != nil {
+		return nil, err
+	}
 	if (relin || len(keys) > 0) && len(p.Params.P) == 0 {
 		return nil, fmt.Errorf("%w: params: evaluation keys need at least one special prime p", ErrInvalid)
 	}
@@ -192,7 +196,7 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		if l == nil {
 			return fmt.Errorf("%w: %s has no layout", ErrInvalid, where)
 		}
-		t := layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch)}
+		t := layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
 		if err := t.Validate(slots); err != nil {
 			return fmt.Errorf("%w: %s: %v (%d slots)", ErrInvalid, where, err, slots)
 		}
@@ -334,6 +338,11 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		case planpb.Op_POLY:
 			err = checkPoly(where, ins, args[0], relin)
 			res = ValueInfo{Degree: 1, Level: args[0].Level - int(ins.Depth)}
+		case planpb.Op_BOOTSTRAP:
+			if err = needCipher(0, 1); err == nil && btpOutLevel < 0 {
+				err = fmt.Errorf("%w: %s needs params.bootstrapping and keys.bootstrapping", ErrInvalid, where)
+			}
+			res = ValueInfo{Degree: 1, Level: btpOutLevel}
 		}
 		if err != nil {
 			return nil, err
@@ -359,7 +368,37 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 			return nil, fmt.Errorf("%w: %s: value %d must be a degree-1 ciphertext (plaintext=%v, degree %d)", ErrInvalid, where, out.Value, v.Plain, v.Degree)
 		}
 	}
+	if err := checkMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
 	return info, nil
+}
+
+// checkMetadata checks that the informational numbers are finite (so that
+// every tool can print them, as JSON too).
+func checkMetadata(m *planpb.Metadata) error {
+	finite := func(where string, vs ...float64) error {
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%w: metadata: %s has a non-finite number %v", ErrInvalid, where, v)
+			}
+		}
+		return nil
+	}
+	for i, a := range m.GetActivations() {
+		if err := finite(fmt.Sprintf("activation %d (%q)", i, a.Value), a.Lo, a.Hi, a.FitMaxError); err != nil {
+			return err
+		}
+	}
+	for i, l := range m.GetLayers() {
+		if err := finite(fmt.Sprintf("layer %d (%q)", i, l.Name), l.ScaleOut, l.FitMaxError); err != nil {
+			return err
+		}
+		if l.ScaleOut < 0 {
+			return fmt.Errorf("%w: metadata: layer %d (%q) has a negative scale %v", ErrInvalid, i, l.Name, l.ScaleOut)
+		}
+	}
+	return nil
 }
 
 func checkPoly(where string, ins *planpb.Instruction, arg ValueInfo, relin bool) error {
@@ -402,6 +441,7 @@ var numArgs = map[planpb.Op]int{
 	planpb.Op_RELINEARIZE: 1,
 	planpb.Op_RESCALE:     1,
 	planpb.Op_POLY:        1,
+	planpb.Op_BOOTSTRAP:   1,
 }
 
 func validScale(s float64) bool {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat/bootstrapping"
 
 	"github.com/fhec/fhec/layout"
 	"github.com/fhec/fhec/plan"
@@ -52,6 +53,10 @@ type Context struct {
 	plain     []*rlwe.Plaintext
 	plainErr  error
 	plainTime time.Duration
+
+	// btp is set when the plan has bootstrapping parameters.
+	btp     *bootstrapping.Parameters
+	btpEval bootstrapEvaluators
 }
 
 // NewContext validates p and builds the CKKS parameters it describes.
@@ -70,6 +75,9 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 		fingerprint: plan.Fingerprint(p.Params),
 		info:        info,
 		batch:       1,
+	}
+	if c.btp, err = c.bootstrapParams(); err != nil {
+		return nil, err
 	}
 	if len(p.Inputs) > 0 {
 		c.batch = int(p.Inputs[0].Layout.Batch)
@@ -154,6 +162,7 @@ type EvaluationKeys struct {
 	fingerprint [32]byte
 	rlk         *rlwe.RelinearizationKey
 	galois      []*rlwe.GaloisKey // ascending Galois element
+	btp         *bootstrapKeys    // only for plans that bootstrap
 }
 
 // GaloisElements lists the Galois elements the keys cover, ascending.
@@ -214,6 +223,12 @@ func (cts *Ciphertexts) Ciphertext(i, g int) *rlwe.Ciphertext { return cts.value
 // relinearization key if keys.relinearization, a Galois key per
 // keys.galois_elements.
 func (c *Context) KeyGen() (*SecretKey, *EvaluationKeys, error) {
+	return c.KeyGenWithProgress(nil)
+}
+
+// KeyGenWithProgress is KeyGen that also makes the bootstrapping keys when
+// the plan bootstraps (and only then), reporting their progress.
+func (c *Context) KeyGenWithProgress(progress Progress) (*SecretKey, *EvaluationKeys, error) {
 	kgen := rlwe.NewKeyGenerator(c.params)
 	sk := kgen.GenSecretKeyNew()
 	evk := &EvaluationKeys{fingerprint: c.fingerprint}
@@ -223,6 +238,12 @@ func (c *Context) KeyGen() (*SecretKey, *EvaluationKeys, error) {
 	}
 	if keys != nil && len(keys.GaloisElements) > 0 {
 		evk.galois = sortedGalois(kgen.GenGaloisKeysNew(keys.GaloisElements, sk))
+	}
+	if c.NeedsBootstrapping() {
+		var err error
+		if evk.btp, err = c.genBootstrapKeys(sk, progress); err != nil {
+			return nil, nil, fmt.Errorf("runtime: bootstrapping keys: %w", err)
+		}
 	}
 	return &SecretKey{fingerprint: c.fingerprint, sk: sk}, evk, nil
 }
@@ -417,5 +438,5 @@ func (c *Context) tensorName(kind Kind, i int) string {
 }
 
 func tiled(l *planpb.Layout) layout.Tiled {
-	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch)}
+	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
 }

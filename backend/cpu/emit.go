@@ -69,7 +69,7 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		return ids[v]
 	}
 	lay := func(l ir.Layout) *planpb.Layout {
-		return &planpb.Layout{Len: uint32(l.Len), Period: uint32(l.Period), Batch: uint32(l.Batch)}
+		return &planpb.Layout{Len: uint32(l.Len), Period: uint32(l.Period), Batch: uint32(l.Batch), Block: uint32(l.Block), Stride: uint32(l.Stride)}
 	}
 	for _, prm := range f.Params {
 		if prm.Type.Kind != ir.CipherType {
@@ -87,6 +87,7 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 	encoded := map[encKey]*ir.Value{}
 	galois := map[uint64]bool{}
 	counts := p.Metadata.OpCounts
+	layers := newLayerTable()
 	for _, op := range f.Ops {
 		ins := &planpb.Instruction{}
 		for _, a := range op.Args {
@@ -152,11 +153,16 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 			counts.Relinearizations += mults
 			counts.KeySwitches += mults
 			counts.Rescales += mults
+		case "ckks.bootstrap":
+			ins.Op = planpb.Op_BOOTSTRAP
+			p.Keys.Bootstrapping = true
+			counts.Bootstraps++
 		default:
 			return nil, fmt.Errorf("op %s (%%%s) is not a ckks-level op the CPU backend knows", op.Code, op.Result().Name)
 		}
 		ins.Result = def(op.Result())
 		p.Program = append(p.Program, ins)
+		layers.add(op, ins)
 	}
 	for i, r := range f.Results {
 		id, ok := ids[r]
@@ -182,11 +188,15 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		p.Keys.GaloisElements = append(p.Keys.GaloisElements, g)
 	}
 	slices.Sort(p.Keys.GaloisElements)
+	if err := emitBootstrapping(f, p); err != nil {
+		return nil, err
+	}
 	p.NumValues = next
 	for _, a := range opt.Activations {
 		p.Metadata.Activations = append(p.Metadata.Activations, &planpb.Activation{Value: a.Value, Function: a.Function,
 			Lo: a.Lo, Hi: a.Hi, Degree: uint32(a.Degree), FitMaxError: a.MaxError})
 	}
+	p.Metadata.Layers = layers.finish(opt.Activations)
 	if err := plan.Validate(p); err != nil {
 		return nil, fmt.Errorf("backend produced an invalid plan: %w", err)
 	}

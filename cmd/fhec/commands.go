@@ -20,8 +20,9 @@ import (
 func newCompile() *cobra.Command {
 	var out, calib, dumpIR string
 	var dumpAfter []string
-	var degree int
+	var degree, batch int
 	var insecure bool
+	var security int
 	cmd := &cobra.Command{
 		Use:   "compile model.onnx -o model.plan [--calibration x.npy]",
 		Short: "Compile an ONNX model into a plan",
@@ -43,7 +44,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 			if out == "" {
 				out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".plan"
 			}
-			opt := fhec.CompileOptions{ActivationDegree: degree, Insecure: insecure, DumpAfter: dumpAfter, Dump: cmd.OutOrStdout()}
+			opt := fhec.CompileOptions{ActivationDegree: degree, Insecure: insecure, Batch: batch, Security: security, DumpAfter: dumpAfter, Dump: cmd.OutOrStdout()}
 			if calib != "" {
 				t, err := tensorio.ReadFile(calib)
 				if err != nil {
@@ -76,7 +77,9 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 	cmd.Flags().StringVarP(&out, "output", "o", "", "plan file to write (default: model name with .plan)")
 	cmd.Flags().StringVar(&calib, "calibration", "", "representative inputs for activation ranges (.npy, .pb, .json)")
 	cmd.Flags().IntVar(&degree, "degree", 0, fmt.Sprintf("polynomial degree for ReLU (default %d)", passes.DefaultReluDegree))
+	cmd.Flags().IntVar(&batch, "batch", 0, "samples per ciphertext: 0 = as many as fit (throughput), 1 = latency mode")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow parameters below 128-bit security (tests only)")
+	cmd.Flags().IntVar(&security, "security", 128, "classical security level in bits: 128, 192 or 256 (HomomorphicEncryption.org table)")
 	cmd.Flags().StringSliceVar(&dumpAfter, "dump-after", nil, "print the IR after these passes (or 'all')")
 	cmd.Flags().StringVar(&dumpIR, "dump-ir", "", "write the final ckks-level IR text to this file")
 	return cmd

@@ -37,7 +37,7 @@ Server:  run                       (needs only keys/eval.key)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newCompile(), newKeygen(), newEncrypt(), newRun(), newDecrypt(), newInspect(), newServe(), newQuery())
+	root.AddCommand(newDemo(), newCompile(), newKeygen(), newEncrypt(), newRun(), newDecrypt(), newInspect(), newServe(), newQuery(), newBench(), newSimulate())
 	addBackendFlags(root)
 	return root
 }

@@ -55,6 +55,10 @@ const (
 	Op_POLY Op = 9
 	// result = args[0] - args[1] (ciphertexts; the result is at the lower level).
 	Op_SUB Op = 10
+	// result = args[0] re-encrypted at params.bootstrapping.output_level and
+	// scale 2^log_default_scale (Lattigo bootstrapping, full slots); the
+	// argument may be at any level, its values must lie in [-1, 1].
+	Op_BOOTSTRAP Op = 11
 )
 
 // Enum value maps for Op.
@@ -71,6 +75,7 @@ var (
 		8:  "RESCALE",
 		9:  "POLY",
 		10: "SUB",
+		11: "BOOTSTRAP",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED": 0,
@@ -84,6 +89,7 @@ var (
 		"RESCALE":        8,
 		"POLY":           9,
 		"SUB":            10,
+		"BOOTSTRAP":      11,
 	}
 )
 
@@ -246,7 +252,10 @@ type Params struct {
 	// Claimed classical security in bits.
 	SecurityBits uint32 `protobuf:"varint,8,opt,name=security_bits,json=securityBits,proto3" json:"security_bits,omitempty"`
 	// True for parameter sets that make no security claim (tests, debugging).
-	Insecure      bool `protobuf:"varint,9,opt,name=insecure,proto3" json:"insecure,omitempty"`
+	Insecure bool `protobuf:"varint,9,opt,name=insecure,proto3" json:"insecure,omitempty"`
+	// How BOOTSTRAP instructions refresh ciphertexts; absent when the program
+	// never bootstraps. The security claim covers these parameters too.
+	Bootstrapping *Bootstrapping `protobuf:"bytes,20,opt,name=bootstrapping,proto3" json:"bootstrapping,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,19 +353,219 @@ func (x *Params) GetInsecure() bool {
 	return false
 }
 
+func (x *Params) GetBootstrapping() *Bootstrapping {
+	if x != nil {
+		return x.Bootstrapping
+	}
+	return nil
+}
+
+// Bootstrapping describes Lattigo v5's CKKS bootstrapping circuit
+// (he/hefloat/bootstrapping.ParametersLiteral, every field resolved) on top
+// of the plan's parameters, which are its residual parameters: the circuit's
+// primes (SlotsToCoeffs, EvalMod, CoeffsToSlots, in that order above q) and
+// special primes are generated deterministically from these sizes. Full
+// slots, dense secret (as the plan's), standard ring, mod-1 by CosDiscrete.
+type Bootstrapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ring degree of the circuit: equal to params.log_n.
+	LogN uint32 `protobuf:"varint,1,opt,name=log_n,json=logN,proto3" json:"log_n,omitempty"`
+	// Bit sizes of the circuit's key-switching primes.
+	LogP []uint32 `protobuf:"varint,2,rep,packed,name=log_p,json=logP,proto3" json:"log_p,omitempty"`
+	// Homomorphic encoding and decoding: one Factor per level consumed.
+	CoeffsToSlots   []*BootstrappingFactor `protobuf:"bytes,3,rep,name=coeffs_to_slots,json=coeffsToSlots,proto3" json:"coeffs_to_slots,omitempty"`
+	SlotsToCoeffs   []*BootstrappingFactor `protobuf:"bytes,4,rep,name=slots_to_coeffs,json=slotsToCoeffs,proto3" json:"slots_to_coeffs,omitempty"`
+	EvalModLogScale uint32                 `protobuf:"varint,5,opt,name=eval_mod_log_scale,json=evalModLogScale,proto3" json:"eval_mod_log_scale,omitempty"`
+	// Hamming weight of the ephemeral sparse secret (sparse-secret encapsulation).
+	EphemeralSecretWeight uint32 `protobuf:"varint,6,opt,name=ephemeral_secret_weight,json=ephemeralSecretWeight,proto3" json:"ephemeral_secret_weight,omitempty"`
+	LogMessageRatio       uint32 `protobuf:"varint,7,opt,name=log_message_ratio,json=logMessageRatio,proto3" json:"log_message_ratio,omitempty"`
+	K                     uint32 `protobuf:"varint,8,opt,name=k,proto3" json:"k,omitempty"`
+	Mod1Degree            uint32 `protobuf:"varint,9,opt,name=mod1_degree,json=mod1Degree,proto3" json:"mod1_degree,omitempty"`
+	DoubleAngle           uint32 `protobuf:"varint,10,opt,name=double_angle,json=doubleAngle,proto3" json:"double_angle,omitempty"`
+	Mod1InvDegree         uint32 `protobuf:"varint,11,opt,name=mod1_inv_degree,json=mod1InvDegree,proto3" json:"mod1_inv_degree,omitempty"`
+	// Level of every BOOTSTRAP result: the residual max level, len(q)-1.
+	OutputLevel   uint32 `protobuf:"varint,12,opt,name=output_level,json=outputLevel,proto3" json:"output_level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bootstrapping) Reset() {
+	*x = Bootstrapping{}
+	mi := &file_plan_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bootstrapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bootstrapping) ProtoMessage() {}
+
+func (x *Bootstrapping) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bootstrapping.ProtoReflect.Descriptor instead.
+func (*Bootstrapping) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Bootstrapping) GetLogN() uint32 {
+	if x != nil {
+		return x.LogN
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetLogP() []uint32 {
+	if x != nil {
+		return x.LogP
+	}
+	return nil
+}
+
+func (x *Bootstrapping) GetCoeffsToSlots() []*BootstrappingFactor {
+	if x != nil {
+		return x.CoeffsToSlots
+	}
+	return nil
+}
+
+func (x *Bootstrapping) GetSlotsToCoeffs() []*BootstrappingFactor {
+	if x != nil {
+		return x.SlotsToCoeffs
+	}
+	return nil
+}
+
+func (x *Bootstrapping) GetEvalModLogScale() uint32 {
+	if x != nil {
+		return x.EvalModLogScale
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetEphemeralSecretWeight() uint32 {
+	if x != nil {
+		return x.EphemeralSecretWeight
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetLogMessageRatio() uint32 {
+	if x != nil {
+		return x.LogMessageRatio
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetK() uint32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetMod1Degree() uint32 {
+	if x != nil {
+		return x.Mod1Degree
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetDoubleAngle() uint32 {
+	if x != nil {
+		return x.DoubleAngle
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetMod1InvDegree() uint32 {
+	if x != nil {
+		return x.Mod1InvDegree
+	}
+	return 0
+}
+
+func (x *Bootstrapping) GetOutputLevel() uint32 {
+	if x != nil {
+		return x.OutputLevel
+	}
+	return 0
+}
+
+type BootstrappingFactor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LogScales     []uint32               `protobuf:"varint,1,rep,packed,name=log_scales,json=logScales,proto3" json:"log_scales,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BootstrappingFactor) Reset() {
+	*x = BootstrappingFactor{}
+	mi := &file_plan_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BootstrappingFactor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BootstrappingFactor) ProtoMessage() {}
+
+func (x *BootstrappingFactor) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BootstrappingFactor.ProtoReflect.Descriptor instead.
+func (*BootstrappingFactor) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BootstrappingFactor) GetLogScales() []uint32 {
+	if x != nil {
+		return x.LogScales
+	}
+	return nil
+}
+
 // KeySet lists the evaluation keys the program needs.
 type KeySet struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Relinearization bool                   `protobuf:"varint,1,opt,name=relinearization,proto3" json:"relinearization,omitempty"`
 	// Galois elements (params.GaloisElement(offset)), sorted ascending.
 	GaloisElements []uint64 `protobuf:"varint,2,rep,packed,name=galois_elements,json=galoisElements,proto3" json:"galois_elements,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Bootstrapping keys (the program has BOOTSTRAP instructions): a
+	// relinearization key, encapsulation keys and Galois keys for the elements
+	// below, all over the bootstrapping circuit's modulus.
+	Bootstrapping bool `protobuf:"varint,20,opt,name=bootstrapping,proto3" json:"bootstrapping,omitempty"`
+	// Galois elements of the bootstrapping circuit (with the conjugation), sorted ascending.
+	BootstrappingGaloisElements []uint64 `protobuf:"varint,21,rep,packed,name=bootstrapping_galois_elements,json=bootstrappingGaloisElements,proto3" json:"bootstrapping_galois_elements,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *KeySet) Reset() {
 	*x = KeySet{}
-	mi := &file_plan_proto_msgTypes[2]
+	mi := &file_plan_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +577,7 @@ func (x *KeySet) String() string {
 func (*KeySet) ProtoMessage() {}
 
 func (x *KeySet) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[2]
+	mi := &file_plan_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +590,7 @@ func (x *KeySet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySet.ProtoReflect.Descriptor instead.
 func (*KeySet) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{2}
+	return file_plan_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KeySet) GetRelinearization() bool {
@@ -398,20 +607,38 @@ func (x *KeySet) GetGaloisElements() []uint64 {
 	return nil
 }
 
+func (x *KeySet) GetBootstrapping() bool {
+	if x != nil {
+		return x.Bootstrapping
+	}
+	return false
+}
+
+func (x *KeySet) GetBootstrappingGaloisElements() []uint64 {
+	if x != nil {
+		return x.BootstrappingGaloisElements
+	}
+	return nil
+}
+
 // Layout is layout.Tiled: Len values in a period of Period slots, repeated
 // over all slots, Batch samples interleaved.
 type Layout struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Len           uint32                 `protobuf:"varint,1,opt,name=len,proto3" json:"len,omitempty"`
-	Period        uint32                 `protobuf:"varint,2,opt,name=period,proto3" json:"period,omitempty"`
-	Batch         uint32                 `protobuf:"varint,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Len    uint32                 `protobuf:"varint,1,opt,name=len,proto3" json:"len,omitempty"`
+	Period uint32                 `protobuf:"varint,2,opt,name=period,proto3" json:"period,omitempty"`
+	Batch  uint32                 `protobuf:"varint,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	// Blocked layouts (block > 0): element f sits at position
+	// (f / block) * stride + f % block of the period instead of f.
+	Block         uint32 `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
+	Stride        uint32 `protobuf:"varint,5,opt,name=stride,proto3" json:"stride,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Layout) Reset() {
 	*x = Layout{}
-	mi := &file_plan_proto_msgTypes[3]
+	mi := &file_plan_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +650,7 @@ func (x *Layout) String() string {
 func (*Layout) ProtoMessage() {}
 
 func (x *Layout) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[3]
+	mi := &file_plan_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +663,7 @@ func (x *Layout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Layout.ProtoReflect.Descriptor instead.
 func (*Layout) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{3}
+	return file_plan_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Layout) GetLen() uint32 {
@@ -460,6 +687,20 @@ func (x *Layout) GetBatch() uint32 {
 	return 0
 }
 
+func (x *Layout) GetBlock() uint32 {
+	if x != nil {
+		return x.Block
+	}
+	return 0
+}
+
+func (x *Layout) GetStride() uint32 {
+	if x != nil {
+		return x.Stride
+	}
+	return 0
+}
+
 type Input struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -477,7 +718,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +730,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +743,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{4}
+	return file_plan_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Input) GetName() string {
@@ -558,7 +799,7 @@ type Constant struct {
 
 func (x *Constant) Reset() {
 	*x = Constant{}
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +811,7 @@ func (x *Constant) String() string {
 func (*Constant) ProtoMessage() {}
 
 func (x *Constant) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +824,7 @@ func (x *Constant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Constant.ProtoReflect.Descriptor instead.
 func (*Constant) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{5}
+	return file_plan_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Constant) GetName() string {
@@ -618,7 +859,7 @@ type Instruction struct {
 
 func (x *Instruction) Reset() {
 	*x = Instruction{}
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +871,7 @@ func (x *Instruction) String() string {
 func (*Instruction) ProtoMessage() {}
 
 func (x *Instruction) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +884,7 @@ func (x *Instruction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instruction.ProtoReflect.Descriptor instead.
 func (*Instruction) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{6}
+	return file_plan_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Instruction) GetOp() Op {
@@ -731,7 +972,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +984,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +997,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{7}
+	return file_plan_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Output) GetName() string {
@@ -799,14 +1040,16 @@ type Metadata struct {
 	Properties  map[string]string      `protobuf:"bytes,1,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Activations []*Activation          `protobuf:"bytes,2,rep,name=activations,proto3" json:"activations,omitempty"`
 	// The compiler's count of the program's operations.
-	OpCounts      *OpCounts `protobuf:"bytes,3,opt,name=op_counts,json=opCounts,proto3" json:"op_counts,omitempty"`
+	OpCounts *OpCounts `protobuf:"bytes,3,opt,name=op_counts,json=opCounts,proto3" json:"op_counts,omitempty"`
+	// Per-layer summary, in program order (format 1.1; absent in 1.0 plans).
+	Layers        []*Layer `protobuf:"bytes,4,rep,name=layers,proto3" json:"layers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Metadata) Reset() {
 	*x = Metadata{}
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1061,7 @@ func (x *Metadata) String() string {
 func (*Metadata) ProtoMessage() {}
 
 func (x *Metadata) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1074,7 @@ func (x *Metadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metadata.ProtoReflect.Descriptor instead.
 func (*Metadata) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{8}
+	return file_plan_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Metadata) GetProperties() map[string]string {
@@ -855,6 +1098,157 @@ func (x *Metadata) GetOpCounts() *OpCounts {
 	return nil
 }
 
+func (x *Metadata) GetLayers() []*Layer {
+	if x != nil {
+		return x.Layers
+	}
+	return nil
+}
+
+// Layer summarizes the instructions of one model layer: the instructions
+// whose IR value names share the prefix before the first '.' (e.g. "h1" for
+// "h1.diag0", "h1.giant", "h1"). Informational: runtimes need not read it.
+type Layer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "dense", "activation", "dense+activation", "square", "add", ...: the
+	// kinds of work the layer's instructions do, joined with '+'.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Number of instructions (after plaintext sharing).
+	Instructions uint32 `protobuf:"varint,3,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	// Highest ciphertext level the layer reads, and the level of its last result.
+	LevelIn  uint32 `protobuf:"varint,4,opt,name=level_in,json=levelIn,proto3" json:"level_in,omitempty"`
+	LevelOut uint32 `protobuf:"varint,5,opt,name=level_out,json=levelOut,proto3" json:"level_out,omitempty"`
+	// Exact scale of the layer's last result.
+	ScaleOut  float64 `protobuf:"fixed64,6,opt,name=scale_out,json=scaleOut,proto3" json:"scale_out,omitempty"`
+	Rotations uint64  `protobuf:"varint,7,opt,name=rotations,proto3" json:"rotations,omitempty"`
+	CtPtMults uint64  `protobuf:"varint,8,opt,name=ct_pt_mults,json=ctPtMults,proto3" json:"ct_pt_mults,omitempty"`
+	// Ciphertext products, including those inside polynomial evaluations.
+	CtCtMults uint64 `protobuf:"varint,9,opt,name=ct_ct_mults,json=ctCtMults,proto3" json:"ct_ct_mults,omitempty"`
+	Rescales  uint64 `protobuf:"varint,10,opt,name=rescales,proto3" json:"rescales,omitempty"`
+	// Plaintext encodings the layer owns.
+	Encodes uint64 `protobuf:"varint,11,opt,name=encodes,proto3" json:"encodes,omitempty"`
+	// Largest max fit error of the polynomial approximations in this layer
+	// (0 when the layer approximates nothing).
+	FitMaxError   float64 `protobuf:"fixed64,12,opt,name=fit_max_error,json=fitMaxError,proto3" json:"fit_max_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Layer) Reset() {
+	*x = Layer{}
+	mi := &file_plan_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Layer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Layer) ProtoMessage() {}
+
+func (x *Layer) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Layer.ProtoReflect.Descriptor instead.
+func (*Layer) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Layer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Layer) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Layer) GetInstructions() uint32 {
+	if x != nil {
+		return x.Instructions
+	}
+	return 0
+}
+
+func (x *Layer) GetLevelIn() uint32 {
+	if x != nil {
+		return x.LevelIn
+	}
+	return 0
+}
+
+func (x *Layer) GetLevelOut() uint32 {
+	if x != nil {
+		return x.LevelOut
+	}
+	return 0
+}
+
+func (x *Layer) GetScaleOut() float64 {
+	if x != nil {
+		return x.ScaleOut
+	}
+	return 0
+}
+
+func (x *Layer) GetRotations() uint64 {
+	if x != nil {
+		return x.Rotations
+	}
+	return 0
+}
+
+func (x *Layer) GetCtPtMults() uint64 {
+	if x != nil {
+		return x.CtPtMults
+	}
+	return 0
+}
+
+func (x *Layer) GetCtCtMults() uint64 {
+	if x != nil {
+		return x.CtCtMults
+	}
+	return 0
+}
+
+func (x *Layer) GetRescales() uint64 {
+	if x != nil {
+		return x.Rescales
+	}
+	return 0
+}
+
+func (x *Layer) GetEncodes() uint64 {
+	if x != nil {
+		return x.Encodes
+	}
+	return 0
+}
+
+func (x *Layer) GetFitMaxError() float64 {
+	if x != nil {
+		return x.FitMaxError
+	}
+	return 0
+}
+
 // Activation records how a non-polynomial function was approximated.
 type Activation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -870,7 +1264,7 @@ type Activation struct {
 
 func (x *Activation) Reset() {
 	*x = Activation{}
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1276,7 @@ func (x *Activation) String() string {
 func (*Activation) ProtoMessage() {}
 
 func (x *Activation) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1289,7 @@ func (x *Activation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Activation.ProtoReflect.Descriptor instead.
 func (*Activation) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{9}
+	return file_plan_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Activation) GetValue() string {
@@ -957,7 +1351,7 @@ type OpCounts struct {
 
 func (x *OpCounts) Reset() {
 	*x = OpCounts{}
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1363,7 @@ func (x *OpCounts) String() string {
 func (*OpCounts) ProtoMessage() {}
 
 func (x *OpCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1376,7 @@ func (x *OpCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpCounts.ProtoReflect.Descriptor instead.
 func (*OpCounts) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{10}
+	return file_plan_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OpCounts) GetRotations() uint64 {
@@ -1064,7 +1458,7 @@ const file_plan_proto_rawDesc = "" +
 	"\aoutputs\x18\a \x03(\v2\x14.fhec.plan.v1.OutputR\aoutputs\x122\n" +
 	"\bmetadata\x18\b \x01(\v2\x16.fhec.plan.v1.MetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
-	"num_values\x18\t \x01(\rR\tnumValues\"\x8b\x02\n" +
+	"num_values\x18\t \x01(\rR\tnumValues\"\xce\x02\n" +
 	"\x06Params\x12\x13\n" +
 	"\x05log_n\x18\x01 \x01(\rR\x04logN\x12\f\n" +
 	"\x01q\x18\x02 \x03(\x04R\x01q\x12\f\n" +
@@ -1075,14 +1469,37 @@ const file_plan_proto_rawDesc = "" +
 	"\verror_bound\x18\a \x01(\x01R\n" +
 	"errorBound\x12#\n" +
 	"\rsecurity_bits\x18\b \x01(\rR\fsecurityBits\x12\x1a\n" +
-	"\binsecure\x18\t \x01(\bR\binsecure\"[\n" +
+	"\binsecure\x18\t \x01(\bR\binsecure\x12A\n" +
+	"\rbootstrapping\x18\x14 \x01(\v2\x1b.fhec.plan.v1.BootstrappingR\rbootstrapping\"\xfd\x03\n" +
+	"\rBootstrapping\x12\x13\n" +
+	"\x05log_n\x18\x01 \x01(\rR\x04logN\x12\x13\n" +
+	"\x05log_p\x18\x02 \x03(\rR\x04logP\x12I\n" +
+	"\x0fcoeffs_to_slots\x18\x03 \x03(\v2!.fhec.plan.v1.BootstrappingFactorR\rcoeffsToSlots\x12I\n" +
+	"\x0fslots_to_coeffs\x18\x04 \x03(\v2!.fhec.plan.v1.BootstrappingFactorR\rslotsToCoeffs\x12+\n" +
+	"\x12eval_mod_log_scale\x18\x05 \x01(\rR\x0fevalModLogScale\x126\n" +
+	"\x17ephemeral_secret_weight\x18\x06 \x01(\rR\x15ephemeralSecretWeight\x12*\n" +
+	"\x11log_message_ratio\x18\a \x01(\rR\x0flogMessageRatio\x12\f\n" +
+	"\x01k\x18\b \x01(\rR\x01k\x12\x1f\n" +
+	"\vmod1_degree\x18\t \x01(\rR\n" +
+	"mod1Degree\x12!\n" +
+	"\fdouble_angle\x18\n" +
+	" \x01(\rR\vdoubleAngle\x12&\n" +
+	"\x0fmod1_inv_degree\x18\v \x01(\rR\rmod1InvDegree\x12!\n" +
+	"\foutput_level\x18\f \x01(\rR\voutputLevel\"4\n" +
+	"\x13BootstrappingFactor\x12\x1d\n" +
+	"\n" +
+	"log_scales\x18\x01 \x03(\rR\tlogScales\"\xc5\x01\n" +
 	"\x06KeySet\x12(\n" +
 	"\x0frelinearization\x18\x01 \x01(\bR\x0frelinearization\x12'\n" +
-	"\x0fgalois_elements\x18\x02 \x03(\x04R\x0egaloisElements\"H\n" +
+	"\x0fgalois_elements\x18\x02 \x03(\x04R\x0egaloisElements\x12$\n" +
+	"\rbootstrapping\x18\x14 \x01(\bR\rbootstrapping\x12B\n" +
+	"\x1dbootstrapping_galois_elements\x18\x15 \x03(\x04R\x1bbootstrappingGaloisElements\"v\n" +
 	"\x06Layout\x12\x10\n" +
 	"\x03len\x18\x01 \x01(\rR\x03len\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\rR\x06period\x12\x14\n" +
-	"\x05batch\x18\x03 \x01(\rR\x05batch\"\xa1\x01\n" +
+	"\x05batch\x18\x03 \x01(\rR\x05batch\x12\x14\n" +
+	"\x05block\x18\x04 \x01(\rR\x05block\x12\x16\n" +
+	"\x06stride\x18\x05 \x01(\rR\x06stride\"\xa1\x01\n" +
 	"\x05Input\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12,\n" +
@@ -1111,16 +1528,31 @@ const file_plan_proto_rawDesc = "" +
 	"\x06layout\x18\x03 \x01(\v2\x14.fhec.plan.v1.LayoutR\x06layout\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\rR\x05value\x12\x1d\n" +
 	"\n" +
-	"client_ops\x18\x05 \x03(\tR\tclientOps\"\x82\x02\n" +
+	"client_ops\x18\x05 \x03(\tR\tclientOps\"\xaf\x02\n" +
 	"\bMetadata\x12F\n" +
 	"\n" +
 	"properties\x18\x01 \x03(\v2&.fhec.plan.v1.Metadata.PropertiesEntryR\n" +
 	"properties\x12:\n" +
 	"\vactivations\x18\x02 \x03(\v2\x18.fhec.plan.v1.ActivationR\vactivations\x123\n" +
-	"\top_counts\x18\x03 \x01(\v2\x16.fhec.plan.v1.OpCountsR\bopCounts\x1a=\n" +
+	"\top_counts\x18\x03 \x01(\v2\x16.fhec.plan.v1.OpCountsR\bopCounts\x12+\n" +
+	"\x06layers\x18\x04 \x03(\v2\x13.fhec.plan.v1.LayerR\x06layers\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe0\x02\n" +
+	"\x05Layer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\"\n" +
+	"\finstructions\x18\x03 \x01(\rR\finstructions\x12\x19\n" +
+	"\blevel_in\x18\x04 \x01(\rR\alevelIn\x12\x1b\n" +
+	"\tlevel_out\x18\x05 \x01(\rR\blevelOut\x12\x1b\n" +
+	"\tscale_out\x18\x06 \x01(\x01R\bscaleOut\x12\x1c\n" +
+	"\trotations\x18\a \x01(\x04R\trotations\x12\x1e\n" +
+	"\vct_pt_mults\x18\b \x01(\x04R\tctPtMults\x12\x1e\n" +
+	"\vct_ct_mults\x18\t \x01(\x04R\tctCtMults\x12\x1a\n" +
+	"\brescales\x18\n" +
+	" \x01(\x04R\brescales\x12\x18\n" +
+	"\aencodes\x18\v \x01(\x04R\aencodes\x12\"\n" +
+	"\rfit_max_error\x18\f \x01(\x01R\vfitMaxError\"\x9a\x01\n" +
 	"\n" +
 	"Activation\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x1a\n" +
@@ -1140,7 +1572,7 @@ const file_plan_proto_rawDesc = "" +
 	"bootstraps\x12!\n" +
 	"\fkey_switches\x18\a \x01(\x04R\vkeySwitches\x12\x1c\n" +
 	"\tadditions\x18\b \x01(\x04R\tadditions\x12\x18\n" +
-	"\aencodes\x18\t \x01(\x04R\aencodes*\x91\x01\n" +
+	"\aencodes\x18\t \x01(\x04R\aencodes*\xa0\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1155,7 +1587,8 @@ const file_plan_proto_rawDesc = "" +
 	"\aRESCALE\x10\b\x12\b\n" +
 	"\x04POLY\x10\t\x12\a\n" +
 	"\x03SUB\x10\n" +
-	"B\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
+	"\x12\r\n" +
+	"\tBOOTSTRAP\x10\vB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
 
 var (
 	file_plan_proto_rawDescOnce sync.Once
@@ -1170,41 +1603,48 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plan_proto_goTypes = []any{
-	(Op)(0),             // 0: fhec.plan.v1.Op
-	(*Plan)(nil),        // 1: fhec.plan.v1.Plan
-	(*Params)(nil),      // 2: fhec.plan.v1.Params
-	(*KeySet)(nil),      // 3: fhec.plan.v1.KeySet
-	(*Layout)(nil),      // 4: fhec.plan.v1.Layout
-	(*Input)(nil),       // 5: fhec.plan.v1.Input
-	(*Constant)(nil),    // 6: fhec.plan.v1.Constant
-	(*Instruction)(nil), // 7: fhec.plan.v1.Instruction
-	(*Output)(nil),      // 8: fhec.plan.v1.Output
-	(*Metadata)(nil),    // 9: fhec.plan.v1.Metadata
-	(*Activation)(nil),  // 10: fhec.plan.v1.Activation
-	(*OpCounts)(nil),    // 11: fhec.plan.v1.OpCounts
-	nil,                 // 12: fhec.plan.v1.Metadata.PropertiesEntry
+	(Op)(0),                     // 0: fhec.plan.v1.Op
+	(*Plan)(nil),                // 1: fhec.plan.v1.Plan
+	(*Params)(nil),              // 2: fhec.plan.v1.Params
+	(*Bootstrapping)(nil),       // 3: fhec.plan.v1.Bootstrapping
+	(*BootstrappingFactor)(nil), // 4: fhec.plan.v1.BootstrappingFactor
+	(*KeySet)(nil),              // 5: fhec.plan.v1.KeySet
+	(*Layout)(nil),              // 6: fhec.plan.v1.Layout
+	(*Input)(nil),               // 7: fhec.plan.v1.Input
+	(*Constant)(nil),            // 8: fhec.plan.v1.Constant
+	(*Instruction)(nil),         // 9: fhec.plan.v1.Instruction
+	(*Output)(nil),              // 10: fhec.plan.v1.Output
+	(*Metadata)(nil),            // 11: fhec.plan.v1.Metadata
+	(*Layer)(nil),               // 12: fhec.plan.v1.Layer
+	(*Activation)(nil),          // 13: fhec.plan.v1.Activation
+	(*OpCounts)(nil),            // 14: fhec.plan.v1.OpCounts
+	nil,                         // 15: fhec.plan.v1.Metadata.PropertiesEntry
 }
 var file_plan_proto_depIdxs = []int32{
 	2,  // 0: fhec.plan.v1.Plan.params:type_name -> fhec.plan.v1.Params
-	3,  // 1: fhec.plan.v1.Plan.keys:type_name -> fhec.plan.v1.KeySet
-	5,  // 2: fhec.plan.v1.Plan.inputs:type_name -> fhec.plan.v1.Input
-	6,  // 3: fhec.plan.v1.Plan.constants:type_name -> fhec.plan.v1.Constant
-	7,  // 4: fhec.plan.v1.Plan.program:type_name -> fhec.plan.v1.Instruction
-	8,  // 5: fhec.plan.v1.Plan.outputs:type_name -> fhec.plan.v1.Output
-	9,  // 6: fhec.plan.v1.Plan.metadata:type_name -> fhec.plan.v1.Metadata
-	4,  // 7: fhec.plan.v1.Input.layout:type_name -> fhec.plan.v1.Layout
-	0,  // 8: fhec.plan.v1.Instruction.op:type_name -> fhec.plan.v1.Op
-	4,  // 9: fhec.plan.v1.Output.layout:type_name -> fhec.plan.v1.Layout
-	12, // 10: fhec.plan.v1.Metadata.properties:type_name -> fhec.plan.v1.Metadata.PropertiesEntry
-	10, // 11: fhec.plan.v1.Metadata.activations:type_name -> fhec.plan.v1.Activation
-	11, // 12: fhec.plan.v1.Metadata.op_counts:type_name -> fhec.plan.v1.OpCounts
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	5,  // 1: fhec.plan.v1.Plan.keys:type_name -> fhec.plan.v1.KeySet
+	7,  // 2: fhec.plan.v1.Plan.inputs:type_name -> fhec.plan.v1.Input
+	8,  // 3: fhec.plan.v1.Plan.constants:type_name -> fhec.plan.v1.Constant
+	9,  // 4: fhec.plan.v1.Plan.program:type_name -> fhec.plan.v1.Instruction
+	10, // 5: fhec.plan.v1.Plan.outputs:type_name -> fhec.plan.v1.Output
+	11, // 6: fhec.plan.v1.Plan.metadata:type_name -> fhec.plan.v1.Metadata
+	3,  // 7: fhec.plan.v1.Params.bootstrapping:type_name -> fhec.plan.v1.Bootstrapping
+	4,  // 8: fhec.plan.v1.Bootstrapping.coeffs_to_slots:type_name -> fhec.plan.v1.BootstrappingFactor
+	4,  // 9: fhec.plan.v1.Bootstrapping.slots_to_coeffs:type_name -> fhec.plan.v1.BootstrappingFactor
+	6,  // 10: fhec.plan.v1.Input.layout:type_name -> fhec.plan.v1.Layout
+	0,  // 11: fhec.plan.v1.Instruction.op:type_name -> fhec.plan.v1.Op
+	6,  // 12: fhec.plan.v1.Output.layout:type_name -> fhec.plan.v1.Layout
+	15, // 13: fhec.plan.v1.Metadata.properties:type_name -> fhec.plan.v1.Metadata.PropertiesEntry
+	13, // 14: fhec.plan.v1.Metadata.activations:type_name -> fhec.plan.v1.Activation
+	14, // 15: fhec.plan.v1.Metadata.op_counts:type_name -> fhec.plan.v1.OpCounts
+	12, // 16: fhec.plan.v1.Metadata.layers:type_name -> fhec.plan.v1.Layer
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -1218,7 +1658,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

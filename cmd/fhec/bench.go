@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	goruntime "runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/plan"
+)
+
+// benchResult is what `fhec bench --json` prints (documented in README).
+type benchResult struct {
+	Plan             string  `json:"plan"`
+	LogN             int     `json:"logN"`
+	SamplesPerCt     int     `json:"samples_per_ciphertext"`
+	Workers          int     `json:"workers"`
+	LatencyMs        float64 `json:"latency_ms"`        // one sample, server-side evaluation, median
+	ThroughputPerS   float64 `json:"throughput_per_s"`  // samples per second, full ciphertexts on all workers
+	Rotations        int64   `json:"rotations"`         // per ciphertext evaluation
+	HoistedRotations int64   `json:"hoisted_rotations"` // of which shared a decomposition
+	RotationsLower   int64   `json:"rotations_lower_bound"`
+	CtCtMults        int64   `json:"ct_ct_mults"`
+	CtPtMults        int64   `json:"ct_pt_mults"`
+	Rescales         int64   `json:"rescales"`
+	KeySwitches      int64   `json:"key_switches"`
+	Bootstraps       int64   `json:"bootstraps"`
+	PeakBytes        uint64  `json:"peak_bytes"` // Go heap in use at its peak while evaluating
+	KeygenMs         float64 `json:"keygen_ms"`
+	EncodeMs         float64 `json:"encode_ms"` // plaintexts, once per plan
+}
+
+func newBench() *cobra.Command {
+	var asJSON bool
+	var reps, workers int
+	cmd := &cobra.Command{
+		Use:   "bench model.plan [--json]",
+		Short: "Measure a plan: single-sample latency, batched throughput, op counts, peak memory",
+		Long: `Generates keys in memory, encrypts random inputs and evaluates the plan:
+latency is the median server-side time for one ciphertext holding one sample
+(the plan's instructions spread over all workers); throughput evaluates one
+full ciphertext per worker at once and counts samples per second. Op counts
+are per ciphertext evaluation, with a lower bound on rotations for the plan's
+dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := plan.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := fhec.NewRuntime(p)
+			if err != nil {
+				return err
+			}
+			if workers <= 0 {
+				workers = goruntime.NumCPU()
+			}
+			res := benchResult{Plan: args[0], LogN: int(p.Params.LogN), SamplesPerCt: r.Batch(), Workers: workers}
+			t0 := time.Now()
+			sk, evk, err := r.KeyGen()
+			if err != nil {
+				return err
+			}
+			res.KeygenMs = ms(time.Since(t0))
+			t0 = time.Now()
+			if err := r.Prepare(workers); err != nil {
+				return err
+			}
+			res.EncodeMs = ms(time.Since(t0))
+			in := p.Inputs[0]
+			rng := rand.New(rand.NewPCG(1, 2))
+			sample := func(n int) fhec.Tensor {
+				per := int(in.Layout.Len)
+				t := fhec.Tensor{Shape: []int{n, per}}
+				for i := 0; i < n*per; i++ {
+					t.Data = append(t.Data, rng.Float64()*2-1)
+				}
+				return t
+			}
+			one, err := r.Encrypt(sk, [][][]float64{split(sample(1), 1)})
+			if err != nil {
+				return err
+			}
+			// peak heap while evaluating
+			var peak atomic.Uint64
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var m goruntime.MemStats
+				for {
+					goruntime.ReadMemStats(&m)
+					if m.HeapInuse > peak.Load() {
+						peak.Store(m.HeapInuse)
+					}
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
+			var times []time.Duration
+			var st *fhec.Stats
+			for i := 0; i < reps; i++ {
+				_, s, err := r.Evaluate(evk, one, fhec.EvalOptions{Workers: workers})
+				if err != nil {
+					return err
+				}
+				st = s
+				times = append(times, s.Wall)
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			res.LatencyMs = ms(times[len(times)/2])
+			o := st.Ops
+			res.Rotations, res.HoistedRotations, res.CtCtMults, res.CtPtMults = o.Rotations, o.HoistedRotations, o.CtCtMults, o.CtPtMults
+			res.Rescales, res.KeySwitches = o.Rescales, o.KeySwitches
+			res.Bootstraps = int64(st.Instructions[11]) // BOOTSTRAP, when the plan has any
+			for _, l := range p.Metadata.GetLayers() {
+				if d := float64(l.CtPtMults); d > 1 {
+					res.RotationsLower += int64(2*math.Ceil(math.Sqrt(d)) - 2)
+				}
+			}
+			full := r.Batch() * workers
+			many, err := r.Encrypt(sk, [][][]float64{split(sample(full), full)})
+			if err != nil {
+				return err
+			}
+			_, s, err := r.Evaluate(evk, many, fhec.EvalOptions{Workers: workers, NoInstructionParallelism: true})
+			if err != nil {
+				return err
+			}
+			res.ThroughputPerS = float64(full) / s.Wall.Seconds()
+			close(stop)
+			wg.Wait()
+			res.PeakBytes = peak.Load()
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			fmt.Fprintf(w, "%s: logN %d, %d samples per ciphertext, %d workers\n", args[0], res.LogN, res.SamplesPerCt, workers)
+			fmt.Fprintf(w, "  latency (1 sample, server): %.1f ms (median of %d)\n", res.LatencyMs, reps)
+			fmt.Fprintf(w, "  throughput: %.1f samples/s (%d samples in %s)\n", res.ThroughputPerS, full, s.Wall.Round(time.Millisecond))
+			fmt.Fprintf(w, "  per ciphertext: %d rotations (%d hoisted; lower bound %d), %d ct-ct mults, %d ct-pt mults, %d rescales, %d key switches, %d bootstraps\n",
+				res.Rotations, res.HoistedRotations, res.RotationsLower, res.CtCtMults, res.CtPtMults, res.Rescales, res.KeySwitches, res.Bootstraps)
+			fmt.Fprintf(w, "  keygen %.0f ms, plaintext encoding %.0f ms (once per plan), peak heap %s\n", res.KeygenMs, res.EncodeMs, byteSize(int64(res.PeakBytes)))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&reps, "reps", 5, "latency repetitions")
+	cmd.Flags().IntVar(&workers, "workers", 0, "workers (default: all cores)")
+	return cmd
+}
+
+func split(t fhec.Tensor, n int) [][]float64 {
+	per := len(t.Data) / n
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = t.Data[i*per : (i+1)*per]
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

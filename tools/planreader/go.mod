@@ -1,0 +1,5 @@
+module planreader
+
+go 1.26.8
+
+require google.golang.org/protobuf v1.36.12
