@@ -35,13 +35,24 @@ type CompileOptions struct {
 	// and a warning.
 	Calibration *Tensor
 	// ActivationDegree is the polynomial degree for ReLU. 0 chooses it: the
-	// largest of AutoDegrees that needs no larger CKKS ring than
-	// passes.DefaultReluDegree does (accuracy for free in ring size).
+	// lowest degree that meets Precision, raised to the largest of
+	// AutoDegrees that needs no larger CKKS ring (accuracy for free in ring
+	// size).
 	ActivationDegree int
+	// Precision is the activation fit target (see passes.Context.Precision;
+	// 0: passes.DefaultReluPrecision for ReLU, the smooth tolerance otherwise).
+	Precision float64
 	// RangeMargin and RangeFloor tune activation ranges (see passes.Context).
 	RangeMargin, RangeFloor float64
+	// Batch is the number of samples per ciphertext (0: as many as fit, for
+	// throughput; 1: latency mode, where dense layers use the free slots).
+	Batch int
 	// Insecure allows parameters below 128-bit security (tests only; the plan says so).
+	// Programs too deep for secure parameters without bootstrapping get small
+	// insecure bootstrapping parameters (seconds per bootstrap).
 	Insecure bool
+	// Security is the classical security target: 128 (0), 192 or 256 bits.
+	Security int
 	// DumpAfter names passes after which the IR is written to Dump ("all": every pass).
 	DumpAfter []string
 	Dump      io.Writer
@@ -78,16 +89,18 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 	if opt.ActivationDegree != 0 || !hasActivation(f) {
 		return compileOnce(f, opt)
 	}
-	opt.ActivationDegree = passes.DefaultReluDegree
 	base, err := compileOnce(f, opt)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range AutoDegrees {
+		if d <= maxReluDegree(base.Activations) {
+			break
+		}
 		o := opt
 		o.ActivationDegree = d
 		o.DumpAfter = nil
-		if c, err := compileOnce(f, o); err == nil && c.Params.LogN <= base.Params.LogN {
+		if c, err := compileOnce(f, o); err == nil && c.Params.LogN <= base.Params.LogN && bootstraps(c) <= bootstraps(base) {
 			if opt.Dump != nil && len(opt.DumpAfter) > 0 {
 				return compileOnce(f, o) // once more, dumping
 			}
@@ -95,6 +108,24 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 		}
 	}
 	return base, nil
+}
+
+func maxReluDegree(acts []passes.ActivationFit) int {
+	m := 0
+	for _, a := range acts {
+		if a.Function == "relu" {
+			m = max(m, a.Degree)
+		}
+	}
+	return m
+}
+
+// bootstraps is the number of bootstraps a compiled program runs.
+func bootstraps(c *Compiled) int {
+	if b := c.Params.Bootstrap; b != nil {
+		return b.Count
+	}
+	return 0
 }
 
 func hasActivation(f *ir.Func) bool {
@@ -114,8 +145,11 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 	if len(f.Params) != 1 {
 		return nil, fmt.Errorf("the model has %d inputs; fhec supports models with one input", len(f.Params))
 	}
-	ctx := &passes.Context{ActivationDegree: opt.ActivationDegree, Insecure: opt.Insecure,
-		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor}
+	if f.Params[0].Type.NumElements() == 0 {
+		return nil, fmt.Errorf("input %%%s has no elements (shape %v)", f.Params[0].Name, f.Params[0].Type.Shape)
+	}
+	ctx := &passes.Context{ActivationDegree: opt.ActivationDegree, Precision: opt.Precision, Insecure: opt.Insecure, Security: opt.Security,
+		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor, Batch: opt.Batch}
 	if opt.Calibration != nil {
 		samples, err := SplitBatch(*opt.Calibration, f.Params[0].Type.Shape)
 		if err != nil {
@@ -137,6 +171,11 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 		"depth":               strconv.Itoa(ctx.Params.Depth),
 		"batch":               strconv.Itoa(ctx.Params.Batch),
 		"calibration_samples": strconv.Itoa(len(ctx.Calibration)),
+	}
+	if b := ctx.Params.Bootstrap; b != nil {
+		props["bootstraps"] = strconv.Itoa(b.Count)
+		props["bootstrap_lower_bound"] = strconv.Itoa(b.LowerBound)
+		props["bootstrap_levels"] = strconv.Itoa(b.Levels)
 	}
 	for i, e := range ctx.PredictedErrors {
 		props[fmt.Sprintf("output%d_fit_error_bound", i)] = strconv.FormatFloat(e, 'g', 4, 64)

@@ -24,8 +24,14 @@ type Context struct {
 	// Calibration holds sample inputs for range analysis: Calibration[i] is one
 	// sample per function parameter, in parameter order. Empty: default ranges.
 	Calibration [][]ir.Array
-	// ActivationDegree is the polynomial degree used for ReLU (0: DefaultReluDegree).
+	// ActivationDegree is the polynomial degree used for ReLU and smooth
+	// activations (0: the lowest degree that meets Precision).
 	ActivationDegree int
+	// Precision is the fit target: max |f - p| on the fitted interval,
+	// relative to the range R for ReLU and to max |f| (at least 1) for
+	// smooth activations (0: DefaultReluPrecision for ReLU, SmoothTolerance
+	// for the others).
+	Precision float64
 	// DefaultRange is the input range assumed for activations without
 	// calibration data (0: [-DefaultActivationRange, DefaultActivationRange]).
 	DefaultRange float64
@@ -39,8 +45,15 @@ type Context struct {
 	// (sigmoid, tanh, GELU, ...), relative to their largest magnitude on the
 	// interval (0: DefaultSmoothTolerance).
 	SmoothTolerance float64
-	// Insecure allows parameters below 128-bit security (tests only).
+	// Batch is the number of samples packed per ciphertext (rounded up to a
+	// power of two). 0: as many as fit (throughput); 1: latency mode, where
+	// dense layers use the free slots to split their rows.
+	Batch int
+	// Insecure allows parameters below 128-bit security (tests only); deep
+	// programs then get small insecure bootstrapping parameters.
 	Insecure bool
+	// Security is the classical security target in bits: 128 (0), 192 or 256.
+	Security int
 	// MinLogN forces a minimum ring degree (0: smallest secure one).
 	MinLogN int
 
