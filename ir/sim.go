@@ -66,7 +66,7 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 	}
 	arity := map[string]int{
 		"ckks.encode": 0, "ckks.rotate": 1, "ckks.add": 2, "ckks.sub": 2, "ckks.add_plain": 2, "ckks.mul": 2,
-		"ckks.mul_plain": 2, "ckks.relin": 1, "ckks.rescale": 1, "ckks.poly": 1,
+		"ckks.mul_plain": 2, "ckks.relin": 1, "ckks.rescale": 1, "ckks.poly": 1, "ckks.bootstrap": 1,
 	}
 	n, known := arity[o.Code]
 	if !known {
@@ -132,7 +132,7 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 		for i := range out {
 			out[i] = args[0][i] * args[1][i]
 		}
-	case "ckks.relin", "ckks.rescale":
+	case "ckks.relin", "ckks.rescale", "ckks.bootstrap":
 		copy(out, args[0])
 	case "ckks.poly":
 		coeffs := o.Floats("coeffs")

@@ -81,7 +81,7 @@ func PredictErrors(f *ir.Func, mag map[*ir.Value]float64) (map[*ir.Value]float64
 			lo, hi := op.Float("lo", -1), op.Float("hi", 1)
 			e[r] = polyLipschitz(coeffs, lo, hi)*arg(0) + op.Float("max_err", 0)
 		default:
-			return nil, fmt.Errorf("%s %%%s: no error propagation rule", op.Code, r.Name)
+			return nil, fmt.Errorf("%s %%%s: not supported on encrypted data in this version (no polynomial form or lowering)", op.Code, r.Name)
 		}
 	}
 	return e, nil

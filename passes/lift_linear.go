@@ -85,7 +85,14 @@ func (LiftLinear) Run(f *ir.Func, c *Context) error {
 			x, bv := op.Args[0], op.Args[1]
 			bc := constOf(f, bv)
 			if !isSecret(x) || bc == nil || len(bc.Shape) != 2 {
-				continue
+				var err error
+				if w, bias, m, n, err = probe(f, op); err != nil {
+					return err
+				}
+				if w == nil {
+					continue
+				}
+				break
 			}
 			if x.Type.NumElements() != bc.Shape[0] {
 				var err error

@@ -91,7 +91,13 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 			}
 		case "ckks.add", "ckks.sub":
 			a, b := cur[op.Args[0]], cur[op.Args[1]]
-			if pending[a] != pending[b] {
+			if pending[a] && pending[b] && !ir.ScalesMatch(a.Type.Scale, b.Type.Scale) {
+				// products at different levels: each rescale returns exactly
+				// to the scale before its product
+				if a, err = rescaled(op.Args[0]); err == nil {
+					b, err = rescaled(op.Args[1])
+				}
+			} else if pending[a] != pending[b] {
 				if pending[a] {
 					a, err = rescaled(op.Args[0])
 				} else {
@@ -114,7 +120,7 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 			x := cur[op.Args[0]]
 			out, err = f.Append("ckks.relin", res.Name, nil, x)
 			pending[out] = pending[x]
-		case "ckks.rotate", "ckks.poly":
+		case "ckks.rotate", "ckks.poly", "ckks.bootstrap":
 			var x *ir.Value
 			if x, err = rescaled(op.Args[0]); err == nil {
 				out, err = f.Append(op.Code, res.Name, op.Attrs, x)

@@ -16,6 +16,28 @@ import (
 // security standard (Albrecht et al., 2018/2021), Table 1.
 var MaxLogQP128 = map[int]int{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1761}
 
+// MaxLogQP192 and MaxLogQP256 are the standard's bounds for 192- and 256-bit
+// classical security (same table; N = 2^16 extrapolated as for 128 bits:
+// twice the N = 2^15 bound, less one bit).
+var (
+	MaxLogQP192 = map[int]int{10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1221}
+	MaxLogQP256 = map[int]int{10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476, 16: 951}
+)
+
+// MaxLogQP maps a security level (128, 192, 256 bits) to its table.
+var MaxLogQP = map[int]map[int]int{128: MaxLogQP128, 192: MaxLogQP192, 256: MaxLogQP256}
+
+// SecurityLevel returns the highest of 256, 192 and 128 bits that the
+// standard grants (logN, logQP), or 0.
+func SecurityLevel(logN int, logQP float64) int {
+	for _, bits := range []int{256, 192, 128} {
+		if max, ok := MaxLogQP[bits][logN]; ok && logQP <= float64(max) {
+			return bits
+		}
+	}
+	return 0
+}
+
 // SecurityBits returns 128 when a (logN, logQP) pair is within the standard's
 // 128-bit bound and 0 otherwise (unknown or below 128).
 func SecurityBits(logN int, logQP float64) int {
@@ -33,7 +55,19 @@ type Params struct {
 	Batch    int // samples per ciphertext
 	Depth    int
 	LogQP    float64
-	Security int // 128, or 0 for insecure test parameters
+	Security int // 128, 192 or 256, or 0 for insecure test parameters
+	// Bootstrap is set when the depth needs bootstrapping.
+	Bootstrap *BootstrapInfo
+}
+
+// BootstrapInfo describes the bootstrapping parameter selection chose and
+// where PlaceBootstraps put bootstraps.
+type BootstrapInfo struct {
+	Circuit    BootstrapCircuit
+	Levels     int     // residual levels: a bootstrap's result is at this level
+	LogQP      float64 // log2(QP) of the bootstrapping circuit (what security is checked on)
+	Count      int     // bootstraps placed on the program
+	LowerBound int     // ceil((depth - Levels) / Levels): no placement needs fewer
 }
 
 // Parameter selection constants.
@@ -80,23 +114,82 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 		}
 		headroom = max(6, min(20, int(math.Ceil(math.Log2(largest)))+3))
 	}
-	var chosen *Params
+	target := c.Security
+	if target == 0 {
+		target = 128
+	}
+	table, ok := MaxLogQP[target]
+	if !ok {
+		return fmt.Errorf("security level %d bits: choose 128, 192 or 256", target)
+	}
+	secureBudget := func(logN int) float64 { return float64(table[logN]) }
+	budget := secureBudget
+	if c.Insecure {
+		budget = func(int) float64 { return 1e4 } // any size: the caller asked for insecure parameters
+	}
+	secLevel := func(logN int, logQP float64) int {
+		if max, ok := table[logN]; ok && logQP <= float64(max) {
+			return target
+		}
+		return 0
+	}
+	chosen, err := selectPlain(depth, period, headroom, c.MinLogN, budget, secLevel, c.Insecure)
+	if err != nil {
+		return err
+	}
+	if chosen != nil && c.Insecure {
+		// Insecure test parameters mirror the secure program: bootstrap
+		// where a secure compilation would have to.
+		if sec, _ := selectPlain(depth, period, headroom, c.MinLogN, secureBudget, secLevel, false); sec == nil {
+			chosen = nil
+		}
+	}
+	if chosen == nil {
+		if chosen, err = selectBootstrapped(f, depth, period, target, c.Insecure); err != nil {
+			return err
+		}
+	}
+	if c.Insecure {
+		c.Warn("INSECURE parameters requested: logN %d, log2(QP) %.1f, claimed security %d bits; for tests only", chosen.LogN, chosen.LogQP, chosen.Security)
+	}
+	c.Params = chosen
+	f.Attrs["logN"] = int64(chosen.LogN)
+	f.Attrs["q"] = u64s(chosen.Q)
+	f.Attrs["p"] = u64s(chosen.P)
+	f.Attrs["log_scale"] = int64(chosen.LogScale)
+	if c.Batch > 0 { // fewer samples per ciphertext than fit: latency mode
+		chosen.Batch = min(nextPow2(c.Batch), chosen.Batch)
+	}
+	f.Attrs["batch"] = int64(chosen.Batch)
+	f.Attrs["depth"] = int64(depth)
+	f.Attrs["security_bits"] = int64(chosen.Security)
+	if b := chosen.Bootstrap; b != nil {
+		setCircuitAttrs(f, b)
+		n, err := PlaceBootstraps(f, b.Levels)
+		if err != nil {
+			return err
+		}
+		b.Count = n
+		c.Warn("depth %d exceeds what %d-bit parameters hold without bootstrapping: %d bootstraps placed (lower bound %d), %d levels between them", depth, target, n, b.LowerBound, b.Levels)
+	}
+	return nil
+}
+
+// selectPlain is the selection without bootstrapping (nil when no ring
+// degree up to 2^16 holds the depth within budget).
+func selectPlain(depth, period, headroom, minLogN int, budget func(int) float64, secLevel func(int, float64) int, insecure bool) (*Params, error) {
 	for logN := 11; logN <= 16; logN++ {
-		if logN < c.MinLogN {
+		if logN < minLogN {
 			continue
 		}
 		slots := 1 << (logN - 1)
 		if slots < period {
 			continue
 		}
-		budget := float64(MaxLogQP128[logN])
-		if c.Insecure {
-			budget = 1e4 // any size: the caller asked for insecure parameters
-		}
 		// logP + q0 + depth*s <= budget, with q0 = s + headroom and one
 		// key-switching prime P a bit larger than every q (key-switching
 		// noise then stays below rescaling noise)
-		s := int(math.Floor((budget - 2*float64(headroom) - 1) / float64(depth+2)))
+		s := int(math.Floor((budget(logN) - 2*float64(headroom) - 1) / float64(depth+2)))
 		if s > maxLogScale {
 			s = maxLogScale
 		}
@@ -112,31 +205,16 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 		lit := hefloat.ParametersLiteral{LogN: logN, LogQ: logQ, LogP: []int{logP}, LogDefaultScale: s, Xs: ring.Ternary{P: 2.0 / 3}}
 		params, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {
-			return fmt.Errorf("logN %d: %w", logN, err)
+			return nil, fmt.Errorf("logN %d: %w", logN, err)
 		}
 		logQP := params.LogQP()
-		sec := SecurityBits(logN, logQP)
-		if sec == 0 && !c.Insecure {
+		sec := secLevel(logN, logQP)
+		if sec == 0 && !insecure {
 			continue
 		}
-		chosen = &Params{LogN: logN, Q: params.Q(), P: params.P(), LogScale: s, Batch: slots / period, Depth: depth, LogQP: logQP, Security: sec}
-		break
+		return &Params{LogN: logN, Q: params.Q(), P: params.P(), LogScale: s, Batch: slots / period, Depth: depth, LogQP: logQP, Security: sec}, nil
 	}
-	if chosen == nil {
-		return fmt.Errorf("no 128-bit CKKS parameters up to logN 16 hold depth %d with a 2^%d scale and %d-slot vectors: the model needs bootstrapping, which this version does not insert yet", depth, minLogScale, period)
-	}
-	if c.Insecure {
-		c.Warn("INSECURE parameters requested: logN %d, log2(QP) %.1f, claimed security %d bits; for tests only", chosen.LogN, chosen.LogQP, chosen.Security)
-	}
-	c.Params = chosen
-	f.Attrs["logN"] = int64(chosen.LogN)
-	f.Attrs["q"] = u64s(chosen.Q)
-	f.Attrs["p"] = u64s(chosen.P)
-	f.Attrs["log_scale"] = int64(chosen.LogScale)
-	f.Attrs["batch"] = int64(chosen.Batch)
-	f.Attrs["depth"] = int64(depth)
-	f.Attrs["security_bits"] = int64(chosen.Security)
-	return nil
+	return nil, nil
 }
 
 func u64s(v []uint64) []int64 {

@@ -29,7 +29,9 @@ import (
 //
 //	secret key:       blob(rlwe.SecretKey)
 //	evaluation keys:  uint8 has_relin, [blob(rlwe.RelinearizationKey)],
-//	                  uint32 count, count x blob(rlwe.GaloisKey), ascending Galois element
+//	                  uint32 count, count x blob(rlwe.GaloisKey), ascending Galois element,
+//	                  then, only for plans that bootstrap, the bootstrapping keys
+//	                  (see appendBootstrapKeys)
 //	ciphertexts:      uint8 kind (1 inputs, 2 outputs), uint32 tensors, uint64 samples,
 //	                  uint32 groups, tensors x groups x blob(rlwe.Ciphertext), tensor-major
 //
@@ -151,6 +153,12 @@ func (e *EvaluationKeys) MarshalBinary() ([]byte, error) {
 		}
 		body = appendBlob(body, blob)
 	}
+	if e.btp != nil {
+		var err error
+		if body, err = appendBootstrapKeys(body, e.btp); err != nil {
+			return nil, fmt.Errorf("runtime: encode bootstrapping keys: %w", err)
+		}
+	}
 	return seal(MagicEvaluationKeys, e.fingerprint, body), nil
 }
 
@@ -264,6 +272,11 @@ func (c *Context) UnmarshalEvaluationKeys(b []byte) (*EvaluationKeys, error) {
 			return nil, fmt.Errorf("runtime: Galois key %d: %w", gal, err)
 		}
 		evk.galois = append(evk.galois, gk)
+	}
+	if r.err == nil && r.off < len(r.b) && c.btp != nil { // optional bootstrapping section
+		if evk.btp, err = c.readBootstrapKeys(r); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.end("evaluation keys"); err != nil {
 		return nil, err
@@ -467,8 +480,10 @@ type shape struct {
 	gadgetCols      []int
 }
 
-func (c *Context) shape() *shape {
-	p := c.params
+func (c *Context) shape() *shape { return newShape(c.params.Parameters.Parameters) }
+
+// newShape is the shape of keys and ciphertexts at parameters p.
+func newShape(p rlwe.Parameters) *shape {
 	levelQ, levelP := p.MaxLevelQ(), p.MaxLevelP()
 	return &shape{
 		n:          p.N(),

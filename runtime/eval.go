@@ -10,6 +10,7 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat/bootstrapping"
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 
@@ -49,6 +50,7 @@ type OpCounts struct {
 	Additions        int64 // ciphertext + ciphertext/plaintext additions and subtractions
 	Encodes          int64 // plaintexts encoded (once per Evaluate, shared by all groups)
 	Polys            int64 // POLY instructions
+	Bootstraps       int64 // BOOTSTRAP instructions
 }
 
 func (a *OpCounts) add(b *OpCounts) {
@@ -63,6 +65,7 @@ func (a *OpCounts) add(b *OpCounts) {
 	a.Additions += b.Additions
 	a.Encodes += b.Encodes
 	a.Polys += b.Polys
+	a.Bootstraps += b.Bootstraps
 }
 
 // Stats describe one Evaluate call.
@@ -134,7 +137,15 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		w := &worker{c: c, plain: plain, instr: map[planpb.Op]int64{}, time: map[planpb.Op]time.Duration{}}
 		w.eval = &countingEvaluator{Evaluator: base.ShallowCopy(), n: &w.ops}
 		w.poly = hefloat.NewPolynomialEvaluator(c.params, w.eval)
+		if c.NeedsBootstrapping() {
+			w.btp, _ = c.bootstrapEvaluator(evk.btp) // built (and checked) below
+		}
 		return w
+	}
+	if c.NeedsBootstrapping() {
+		if _, err := c.bootstrapEvaluator(evk.btp); err != nil {
+			return nil, nil, err
+		}
 	}
 	merge := func(w *worker) {
 		stats.Ops.add(&w.ops)
@@ -221,6 +232,9 @@ func (c *Context) checkEvaluationKeys(evk *EvaluationKeys) error {
 	if keys.Relinearization && evk.rlk == nil {
 		return fmt.Errorf("runtime: the plan needs a relinearization key, the evaluation keys lack it")
 	}
+	if err := c.checkBootstrapKeys(evk); err != nil {
+		return err
+	}
 	have := evk.GaloisElements()
 	for _, g := range keys.GaloisElements {
 		if _, ok := slices.BinarySearch(have, g); !ok {
@@ -298,6 +312,7 @@ type worker struct {
 	plain   []*rlwe.Plaintext
 	eval    *countingEvaluator
 	poly    *hefloat.PolynomialEvaluator
+	btp     *bootstrapping.Evaluator // plans that bootstrap
 	ops     OpCounts
 	instr   map[planpb.Op]int64
 	time    map[planpb.Op]time.Duration
@@ -448,6 +463,8 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 			return nil, fmt.Errorf("polynomial of degree %d left the result at level %d, the plan expects %d (input level %d - depth %d)", len(ins.Coeffs)-1, res.Level(), want, ct.Level(), ins.Depth)
 		}
 		return res, nil
+	case planpb.Op_BOOTSTRAP:
+		return w.bootstrap(arg(0))
 	}
 	return nil, fmt.Errorf("op %v cannot run on ciphertexts", ins.Op)
 }

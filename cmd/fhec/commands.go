@@ -101,7 +101,13 @@ func newKeygen() *cobra.Command {
 			}
 			start := time.Now()
 			stop := spinner(cmd.ErrOrStderr(), fmt.Sprintf("generating keys (%d rotation keys)", len(r.Plan().Keys.GetGaloisElements())))
-			sk, evk, err := r.KeyGen()
+			var progress runtime.Progress
+			if r.NeedsBootstrapping() {
+				stop() // a progress bar instead
+				stop = func() { fmt.Fprintln(cmd.ErrOrStderr()) }
+				progress = bootstrapProgress(cmd.ErrOrStderr())
+			}
+			sk, evk, err := r.KeyGenWithProgress(progress)
 			stop()
 			if err != nil {
 				return err

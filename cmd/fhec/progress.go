@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/fhec/fhec"
 	"github.com/fhec/fhec/ir"
+	"github.com/fhec/fhec/runtime"
 )
 
 // spinner shows an indeterminate progress bar for long work when w is a
@@ -42,3 +45,13 @@ func spinner(w io.Writer, what string) func() {
 }
 
 func printIR(c *fhec.Compiled) string { return ir.Print(c.IR) }
+
+// bootstrapProgress draws the bootstrapping key generation as a bar with
+// the size made so far.
+func bootstrapProgress(w io.Writer) runtime.Progress {
+	return func(done, total int, bytes int64) {
+		const width = 30
+		n := width * done / max(1, total)
+		fmt.Fprintf(w, "\rbootstrapping keys [%s%s] %d/%d keys, %.2f GiB", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, float64(bytes)/(1<<30))
+	}
+}

@@ -1,0 +1,82 @@
+package passes
+
+import (
+	"testing"
+
+	"github.com/fhec/fhec/ir"
+)
+
+// TestSecurityTables: the HomomorphicEncryption.org bounds (ternary secret,
+// classical), and SecurityLevel's reading of them.
+func TestSecurityTables(t *testing.T) {
+	std := map[int][6]int{ // logN 10..15
+		128: {27, 54, 109, 218, 438, 881},
+		192: {19, 37, 75, 152, 305, 611},
+		256: {14, 29, 58, 118, 237, 476},
+	}
+	for bits, want := range std {
+		for i, v := range want {
+			if got := MaxLogQP[bits][10+i]; got != v {
+				t.Errorf("%d bits, logN %d: %d, the standard says %d", bits, 10+i, got, v)
+			}
+		}
+		if got, want := MaxLogQP[bits][16], 2*want[5]-1; got != want {
+			t.Errorf("%d bits, logN 16: %d, want the extrapolation %d", bits, got, want)
+		}
+	}
+	for logN := 10; logN <= 16; logN++ {
+		if !(MaxLogQP256[logN] < MaxLogQP192[logN] && MaxLogQP192[logN] < MaxLogQP128[logN]) {
+			t.Errorf("logN %d: bounds not ordered", logN)
+		}
+		for _, bits := range []int{128, 192, 256} {
+			if got := SecurityLevel(logN, float64(MaxLogQP[bits][logN])); got != bits {
+				t.Errorf("SecurityLevel(%d, %d) = %d, want %d", logN, MaxLogQP[bits][logN], got, bits)
+			}
+		}
+		if got := SecurityLevel(logN, float64(MaxLogQP128[logN])+0.5); got != 0 {
+			t.Errorf("SecurityLevel above the 128-bit bound = %d", got)
+		}
+	}
+}
+
+// TestDefaultParamsSecure: every parameter set selection can choose without
+// --insecure is within the standard's bound for the requested level:
+// plain chains over the depths and slot counts, and the bootstrapping
+// circuits.
+func TestDefaultParamsSecure(t *testing.T) {
+	for _, bits := range []int{128, 192, 256} {
+		table := MaxLogQP[bits]
+		budget := func(logN int) float64 { return float64(table[logN]) }
+		sec := func(logN int, q float64) int {
+			if q <= float64(table[logN]) {
+				return bits
+			}
+			return 0
+		}
+		for _, depth := range []int{1, 3, 7, 12, 20, 30, 45} {
+			for _, period := range []int{16, 1024} {
+				p, err := selectPlain(depth, period, 12, 0, budget, sec, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p == nil {
+					continue
+				}
+				if p.Security != bits || p.LogQP > float64(table[p.LogN]) {
+					t.Errorf("%d bits, depth %d: logN %d log2(QP) %.1f claims %d", bits, depth, p.LogN, p.LogQP, p.Security)
+				}
+			}
+		}
+	}
+	f := &ir.Func{Attrs: map[string]ir.Attr{}}
+	p, err := selectBootstrapped(f, 100, 64, 128, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := p.Bootstrap; b == nil || b.LogQP > float64(MaxLogQP128[16]) || p.LogQP > float64(MaxLogQP128[16]) || p.Security != 128 {
+		t.Fatalf("bootstrapping parameters %+v (%+v) exceed the 128-bit bound", p, p.Bootstrap)
+	}
+	if _, err := selectBootstrapped(f, 100, 64, 256, false); err == nil {
+		t.Fatal("256-bit bootstrapping at N = 2^16 accepted")
+	}
+}
