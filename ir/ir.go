@@ -17,6 +17,8 @@ package ir
 import (
 	"fmt"
 	"sort"
+
+	"github.com/fhec/fhec/layout"
 )
 
 // TypeKind says which family a Type belongs to.
@@ -392,4 +394,9 @@ func (f *Func) Int64(name string, def int64) int64 {
 		return v
 	}
 	return def
+}
+
+// Tiled is the slot packing this layout describes (package layout).
+func (l Layout) Tiled() layout.Tiled {
+	return layout.Tiled{Len: l.Len, Period: l.Period, Batch: l.Batch, Block: l.Block, Stride: l.Stride}
 }

@@ -31,8 +31,8 @@ func PredictErrors(f *ir.Func, mag map[*ir.Value]float64) (map[*ir.Value]float64
 		}
 		arg := func(i int) float64 { return e[op.Args[i]] }
 		switch op.Code {
-		case "reshape", "flatten", "transpose":
-			e[r] = arg(0)
+		case "reshape", "flatten", "transpose", "relu":
+			e[r] = arg(0) // exact and 1-Lipschitz (relu: not fitted yet)
 		case "linear":
 			w := constOf(f, op.Args[1])
 			m, n := w.Shape[0], w.Shape[1]

@@ -146,9 +146,18 @@ func (FitActivations) Run(f *ir.Func, c *Context) error {
 			floorFrac = DefaultRangeFloor
 		}
 		floor := math.Max(floorFrac*maxR, 1e-6)
+		// The input arrives with the error of the activations fitted before
+		// it (in program order, so those are final): widen the range by that
+		// bound so the approximated input stays inside the polynomial's
+		// interval (outside it a polynomial diverges; a max-pool tournament
+		// feeds each round's errors to the next).
+		upstream := 0.0
+		if errs, err := PredictErrors(f, nil); err == nil {
+			upstream = errs[x]
+		}
 		inv := make([]float64, n)
 		for j := range R {
-			R[j] = math.Max(R[j], floor)
+			R[j] = math.Max(R[j], floor) + upstream
 			inv[j] = 1 / R[j]
 		}
 		// The inputs this layer saw, normalized: the fit weighs them most.

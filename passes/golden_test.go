@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/fhec/fhec/ir"
-	"github.com/fhec/fhec/layout"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden IR files under testdata/passes")
@@ -133,7 +132,7 @@ func simulateAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {
 	t.Helper()
 	slots := 1 << (f.Int64("logN", 0) - 1)
 	in := f.Params[0].Type.Layout
-	tl := layout.Tiled{Len: in.Len, Period: in.Period, Batch: in.Batch}
+	tl := in.Tiled()
 	var out [][]float64
 	for g := 0; g < len(samples); g += in.Batch {
 		end := min(g+in.Batch, len(samples))
@@ -146,7 +145,7 @@ func simulateAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {
 			t.Fatal(err)
 		}
 		ol := f.Results[0].Type.Layout
-		ys, err := layout.Tiled{Len: ol.Len, Period: ol.Period, Batch: ol.Batch}.Unpack(res[0], end-g)
+		ys, err := ol.Tiled().Unpack(res[0], end-g)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,6 +48,7 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 	delta := math.Exp2(float64(f.Int64("log_scale", 40)))
 	top := len(q) - 1
 
+	feedsPoly := polyReaching(f)
 	old := f.Ops
 	f.Ops = nil
 	f.Attrs["scales"] = "nominal"
@@ -83,6 +84,7 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 			case "reshape", "flatten":
 				out = x
 			case "linear":
+				low.clean = feedsPoly[r]
 				out, err = low.linear(x, constOf(f, op.Args[1]), constOf(f, op.Args[2]), r.Name)
 			case "poly":
 				if op.Float("lo", 0) != -1 || op.Float("hi", 0) != 1 {
@@ -129,6 +131,11 @@ type lowerer struct {
 	batch int
 	slots int
 	delta float64
+	// clean: the dense layer being lowered feeds a polynomial, so every slot
+	// of its output must hold a bounded value (no partial sums): CKKS
+	// decodes all slots at once, and a polynomial evaluated far outside its
+	// interval in an unread slot overflows the modulus and ruins them all.
+	clean bool
 	boots map[*ir.Value]*ir.Value // bootstrapped copies, shared by all readers
 }
 
@@ -260,6 +267,9 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 	in := x.Type.Layout
 	pIn := in.Period
 	lp := choosePacking(in, m, l.slots/l.batch)
+	if l.clean && lp.g > 1 { // a row split leaves partial sums in the other slots
+		lp = choosePacking(in, m, in.Period)
+	}
 	L, D := lp.L, lp.D
 	// rowAt gives the output row computed at diagonal position j, or -1.
 	rowAt := func(j int) int {
@@ -321,6 +331,11 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 	var folds []int
 	if lp.g > 1 {
 		for k := pIn / 2; k >= lp.pOut; k /= 2 { // within each replica
+			folds = append(folds, k)
+		}
+	} else if l.clean {
+		// all steps: the output is then tiled, each slot its row's full sum
+		for k := L / 2; k >= lp.pOut; k /= 2 {
 			folds = append(folds, k)
 		}
 	} else {
@@ -496,4 +511,38 @@ func nonZero(v []float64) bool {
 		}
 	}
 	return false
+}
+
+// polyReaching marks the values whose (elementwise, affine) descendants
+// reach a polynomial before another dense layer: such values must be
+// bounded in every slot (see lowerer.clean).
+func polyReaching(f *ir.Func) map[*ir.Value]bool {
+	users := f.Users()
+	memo := map[*ir.Value]bool{}
+	var reach func(v *ir.Value) bool
+	reach = func(v *ir.Value) bool {
+		if r, ok := memo[v]; ok {
+			return r
+		}
+		memo[v] = true // conservative while visiting
+		r := false
+		for _, u := range users[v] {
+			switch u.Code {
+			case "linear":
+				// a dense layer reads valid positions only
+			case "poly":
+				r = true
+			default:
+				r = r || reach(u.Result())
+			}
+		}
+		memo[v] = r
+		return r
+	}
+	for _, op := range f.Ops {
+		if len(op.Results) == 1 {
+			reach(op.Result())
+		}
+	}
+	return memo
 }

@@ -27,6 +27,10 @@ type EvalOptions struct {
 	Workers int
 	// NoInstructionParallelism keeps each group on one goroutine.
 	NoInstructionParallelism bool
+	// Trace, when set, is called with every instruction's result (group,
+	// instruction index, ciphertext) in group-parallel mode: a debugging
+	// hook (compare with a simulator through Context.DecryptSlots).
+	Trace func(group, pc int, ct *rlwe.Ciphertext)
 }
 
 func workersFor(n int) int {
@@ -134,7 +138,7 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 	}
 
 	newWorker := func() *worker {
-		w := &worker{c: c, plain: plain, instr: map[planpb.Op]int64{}, time: map[planpb.Op]time.Duration{}}
+		w := &worker{c: c, plain: plain, instr: map[planpb.Op]int64{}, time: map[planpb.Op]time.Duration{}, trace: opt.Trace}
 		w.eval = &countingEvaluator{Evaluator: base.ShallowCopy(), n: &w.ops}
 		w.poly = hefloat.NewPolynomialEvaluator(c.params, w.eval)
 		if c.NeedsBootstrapping() {
@@ -314,6 +318,7 @@ type worker struct {
 	poly    *hefloat.PolynomialEvaluator
 	btp     *bootstrapping.Evaluator // plans that bootstrap
 	ops     OpCounts
+	trace   func(group, pc int, ct *rlwe.Ciphertext)
 	instr   map[planpb.Op]int64
 	time    map[planpb.Op]time.Duration
 	maxLive int
@@ -349,6 +354,9 @@ func (w *worker) run(in *Ciphertexts, out *Ciphertexts, g int) error {
 		}
 		w.time[ins.Op] += time.Since(t0)
 		w.instr[ins.Op]++
+		if w.trace != nil {
+			w.trace(g, pc, res)
+		}
 		vals[ins.Result] = res
 		live++
 		w.maxLive = max(w.maxLive, live)

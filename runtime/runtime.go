@@ -440,3 +440,17 @@ func (c *Context) tensorName(kind Kind, i int) string {
 func tiled(l *planpb.Layout) layout.Tiled {
 	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
 }
+
+// DecryptSlots decrypts one ciphertext to its slot values (client side; for
+// debugging and for comparing intermediate values with a simulator).
+func (c *Context) DecryptSlots(sk *SecretKey, ct *rlwe.Ciphertext) ([]float64, error) {
+	if err := c.checkKey("secret key", sk.fingerprintOrZero()); err != nil {
+		return nil, err
+	}
+	vals := make([]float64, c.params.MaxSlots())
+	pt := rlwe.NewDecryptor(c.params, sk.sk).DecryptNew(ct)
+	if err := hefloat.NewEncoder(c.params).Decode(pt, vals); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}

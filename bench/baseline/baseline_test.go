@@ -160,8 +160,8 @@ func TestBaselineMatchesModel(t *testing.T) {
 func fhecReference(tb testing.TB, c *fhec.Compiled, xs [][]float64) [][]float64 {
 	tb.Helper()
 	in, out := c.Plan.Inputs[0].Layout, c.Plan.Outputs[0].Layout
-	tin := layout.Tiled{Len: int(in.Len), Period: int(in.Period), Batch: int(in.Batch)}
-	tout := layout.Tiled{Len: int(out.Len), Period: int(out.Period), Batch: int(out.Batch)}
+	tin := layout.Tiled{Len: int(in.Len), Period: int(in.Period), Batch: int(in.Batch), Block: int(in.Block), Stride: int(in.Stride)}
+	tout := layout.Tiled{Len: int(out.Len), Period: int(out.Period), Batch: int(out.Batch), Block: int(out.Block), Stride: int(out.Stride)}
 	slots := 1 << (c.Params.LogN - 1)
 	var res [][]float64
 	for g := 0; g < len(xs); g += tin.Batch {
