@@ -157,7 +157,10 @@ func (FitActivations) Run(f *ir.Func, c *Context) error {
 		}
 		inv := make([]float64, n)
 		for j := range R {
-			R[j] = math.Max(R[j], floor) + upstream
+			// (the bound is worst-case and compounds layer after layer, so
+			// the widening is capped at half the range)
+			R[j] = math.Max(R[j], floor)
+			R[j] += math.Min(upstream, 0.5*R[j])
 			inv[j] = 1 / R[j]
 		}
 		// The inputs this layer saw, normalized: the fit weighs them most.
