@@ -8,21 +8,28 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 
 	"github.com/fhec/fhec/ir"
+	"github.com/fhec/fhec/plan"
 )
 
-// MaxLogQP128 is the largest total modulus log2(QP) that keeps 128-bit
-// classical security for a uniform ternary secret and Gaussian error
-// (sigma 3.2), by ring degree log2(N): the HomomorphicEncryption.org
-// security standard (Albrecht et al., 2018/2021), Table 1.
-var MaxLogQP128 = map[int]int{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1761}
-
-// MaxLogQP192 and MaxLogQP256 are the standard's bounds for 192- and 256-bit
-// classical security (same table; N = 2^16 extrapolated as for 128 bits:
-// twice the N = 2^15 bound, less one bit).
+// MaxLogQP128, MaxLogQP192 and MaxLogQP256 are the largest total modulus
+// log2(QP) that keeps 128-, 192- and 256-bit classical security for a
+// uniform ternary secret and Gaussian error (sigma 3.2), by ring degree
+// log2(N) from 10 to 16: the HomomorphicEncryption.org security standard
+// (Albrecht et al., 2018/2021), Table 1, N = 2^16 extrapolated. They are
+// read from package plan, the one copy that plan validation also checks.
 var (
-	MaxLogQP192 = map[int]int{10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1221}
-	MaxLogQP256 = map[int]int{10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476, 16: 951}
+	MaxLogQP128 = standardTable(128)
+	MaxLogQP192 = standardTable(192)
+	MaxLogQP256 = standardTable(256)
 )
+
+func standardTable(bits int) map[int]int {
+	t := map[int]int{}
+	for logN := 10; logN <= 16; logN++ {
+		t[logN] = int(plan.MaxLogQP(bits, logN))
+	}
+	return t
+}
 
 // MaxLogQP maps a security level (128, 192, 256 bits) to its table.
 var MaxLogQP = map[int]map[int]int{128: MaxLogQP128, 192: MaxLogQP192, 256: MaxLogQP256}

@@ -144,8 +144,8 @@ type ActivationInfo struct {
 // heStandard192 and heStandard256 complete heStandard128 (same source and
 // extrapolation).
 var (
-	heStandard192 = map[int]float64{10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1222, 17: 2444}
-	heStandard256 = map[int]float64{10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476, 16: 952, 17: 1904}
+	heStandard192 = map[int]float64{10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1221, 17: 2441}
+	heStandard256 = map[int]float64{10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476, 16: 951, 17: 1901}
 )
 
 // SecurityEstimate is the highest of 256, 192 and 128 bits that the

@@ -25,9 +25,11 @@ const (
 
 // heStandard128 is the largest log2(QP) for 128-bit classical security with
 // a uniform ternary secret and error std 3.2 (HomomorphicEncryption.org
-// standard, extrapolated for N = 2^16 and 2^17). Sparse secrets are weaker,
-// so this is a necessary condition only.
-var heStandard128 = map[int]float64{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1772, 17: 3544}
+// standard, Table 1, up to N = 2^15; N = 2^16 and 2^17 extrapolated as twice
+// the previous bound less one bit). Sparse secrets are weaker, so this is a
+// necessary condition only. These tables are the one source: the compiler's
+// parameter selection (package passes) reads them through MaxLogQP.
+var heStandard128 = map[int]float64{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1761, 17: 3521}
 
 // CKKSParameters builds the Lattigo parameters a plan's Params describe:
 // standard ring, ternary secret with the given Hamming weight (0 => uniform
