@@ -73,8 +73,10 @@ func NewRandomMLP(seed uint64, sizes []int, act string, opts ...MLPOption) (*MLP
 			return nil, fmt.Errorf("onnxbuild: RandomMLP: sizes must be positive, got %v", sizes)
 		}
 	}
-	if act != "relu" && act != "square" {
-		return nil, fmt.Errorf("onnxbuild: RandomMLP: activation %q (want \"relu\" or \"square\")", act)
+	switch act {
+	case "relu", "square", "sigmoid", "tanh", "gelu":
+	default:
+		return nil, fmt.Errorf("onnxbuild: RandomMLP: activation %q (want relu, square, sigmoid, tanh or gelu)", act)
 	}
 	if len(m.InputDims) == 0 {
 		m.InputDims = []int64{int64(sizes[0])}
@@ -154,6 +156,12 @@ func (m *MLP) Builder() *Builder {
 				x = b.Node("Relu", []string{x}, nil)
 			case "square":
 				x = b.Node("Mul", []string{x, x}, nil)
+			case "sigmoid":
+				x = b.Node("Sigmoid", []string{x}, nil)
+			case "tanh":
+				x = b.Node("Tanh", []string{x}, nil)
+			case "gelu": // opset >= 20 has Gelu; older exporters write the erf form
+				x = b.Node("Gelu", []string{x}, nil)
 			}
 		}
 	}
@@ -188,12 +196,7 @@ func (m *MLP) Forward(x []float64) ([]float64, error) {
 					acc += float64(m.Weights[i][o*in+k]) * h[s*in+k]
 				}
 				if i+1 < len(m.Weights) {
-					switch m.Act {
-					case "relu":
-						acc = math.Max(acc, 0)
-					case "square":
-						acc *= acc
-					}
+					acc = Activate(m.Act, acc)
 				}
 				next[s*out+o] = acc
 			}
@@ -201,4 +204,44 @@ func (m *MLP) Forward(x []float64) ([]float64, error) {
 		h = next
 	}
 	return h, nil
+}
+
+// Activate applies an MLP activation ("relu", "square", "sigmoid", "tanh",
+// "gelu") to one value.
+func Activate(act string, x float64) float64 {
+	switch act {
+	case "relu":
+		return math.Max(x, 0)
+	case "square":
+		return x * x
+	case "sigmoid":
+		return 1 / (1 + math.Exp(-x))
+	case "tanh":
+		return math.Tanh(x)
+	case "gelu":
+		return 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
+	}
+	return x
+}
+
+// ActivateGrad is the derivative of Activate at x.
+func ActivateGrad(act string, x float64) float64 {
+	switch act {
+	case "relu":
+		if x > 0 {
+			return 1
+		}
+		return 0
+	case "square":
+		return 2 * x
+	case "sigmoid":
+		s := 1 / (1 + math.Exp(-x))
+		return s * (1 - s)
+	case "tanh":
+		t := math.Tanh(x)
+		return 1 - t*t
+	case "gelu":
+		return 0.5*(1+math.Erf(x/math.Sqrt2)) + x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi)
+	}
+	return 1
 }

@@ -302,7 +302,7 @@ func TestRandomMLPErrors(t *testing.T) {
 	}{
 		{[]int{3}, "relu", nil, "at least 2"},
 		{[]int{3, 0}, "relu", nil, "positive"},
-		{[]int{3, 2}, "tanh", nil, "activation"},
+		{[]int{3, 2}, "softsign", nil, "activation"},
 		{[]int{6, 2}, "relu", []MLPOption{WithFlatten(2, 2)}, "hold 4 values"},
 		{[]int{6, 2}, "relu", []MLPOption{func(m *MLP) { m.InputDims = []int64{2, 3} }}, "need WithFlatten"},
 	}

@@ -12,7 +12,8 @@ import (
 
 // Options of Fit.
 type Options struct {
-	Hidden int // ReLU hidden units; 0: a linear (logistic) classifier
+	Hidden int // hidden units; 0: a linear (logistic) classifier
+	Act    string // hidden activation: relu (default), sigmoid, tanh, gelu
 	Epochs int
 	LR     float64
 	L2     float64
@@ -28,7 +29,16 @@ func Fit(x [][]float64, y []int, classes int, o Options) (*onnxbuild.MLP, error)
 	if o.Hidden > 0 {
 		sizes = []int{d, o.Hidden, classes}
 	}
-	init, err := onnxbuild.NewRandomMLP(o.Seed, sizes, "relu", onnxbuild.WithName(o.Name))
+	act := o.Act
+	if act == "" {
+		act = "relu"
+	}
+	var mlpOpts []onnxbuild.MLPOption
+	mlpOpts = append(mlpOpts, onnxbuild.WithName(o.Name))
+	if act == "gelu" {
+		mlpOpts = append(mlpOpts, onnxbuild.WithOpset(20)) // Gelu is an ONNX op from opset 20
+	}
+	init, err := onnxbuild.NewRandomMLP(o.Seed, sizes, act, mlpOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +65,7 @@ func Fit(x [][]float64, y []int, classes int, o Options) (*onnxbuild.MLP, error)
 		}
 		for s, row := range x {
 			acts := [][]float64{row}
+			var pre [][]float64 // pre-activations of hidden layers
 			h := row
 			for l := range L {
 				out := make([]float64, sizes[l+1])
@@ -63,10 +74,13 @@ func Fit(x [][]float64, y []int, classes int, o Options) (*onnxbuild.MLP, error)
 					for i, v := range h {
 						a += W[l][o2*sizes[l]+i] * v
 					}
-					if l+1 < L {
-						a = math.Max(a, 0)
-					}
 					out[o2] = a
+				}
+				if l+1 < L {
+					pre = append(pre, append([]float64(nil), out...))
+					for k := range out {
+						out[k] = onnxbuild.Activate(act, out[k])
+					}
 				}
 				acts = append(acts, out)
 				h = out
@@ -103,9 +117,7 @@ func Fit(x [][]float64, y []int, classes int, o Options) (*onnxbuild.MLP, error)
 				}
 				if prev != nil {
 					for i := range prev {
-						if in[i] <= 0 {
-							prev[i] = 0
-						}
+						prev[i] *= onnxbuild.ActivateGrad(act, pre[l-1][i])
 					}
 				}
 				delta = prev
