@@ -12,7 +12,7 @@ import (
 
 // Options of Fit.
 type Options struct {
-	Hidden int // hidden units; 0: a linear (logistic) classifier
+	Hidden int    // hidden units; 0: a linear (logistic) classifier
 	Act    string // hidden activation: relu (default), sigmoid, tanh, gelu
 	Epochs int
 	LR     float64
