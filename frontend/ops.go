@@ -107,6 +107,21 @@ func (c *nodeCtx) arity(min, max int) error {
 }
 
 // in returns input i as an SSA value.
+// ins returns inputs 0..n-1: the first required ones must be present (an
+// error names the missing one), the optional ones after them are taken
+// while present (Gemm's C, Conv's B).
+func (c *nodeCtx) ins(required, n int) ([]*ir.Value, error) {
+	var out []*ir.Value
+	for i := 0; i < n && (i < required || c.has(i)); i++ {
+		v, err := c.in(i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func (c *nodeCtx) in(i int) (*ir.Value, error) {
 	if !c.has(i) {
 		return nil, c.errorf("input %d is missing", i)
@@ -346,21 +361,9 @@ func convGemm(c *nodeCtx) error {
 	if err := c.arity(2, 3); err != nil {
 		return err
 	}
-	a, err := c.in(0)
+	args, err := c.ins(2, 3)
 	if err != nil {
 		return err
-	}
-	b, err := c.in(1)
-	if err != nil {
-		return err
-	}
-	args := []*ir.Value{a, b}
-	if c.has(2) {
-		bias, err := c.in(2)
-		if err != nil {
-			return err
-		}
-		args = append(args, bias)
 	}
 	attrs := map[string]ir.Attr{}
 	if alpha := c.attrFloat("alpha", 1); alpha != 1 {

@@ -208,22 +208,11 @@ func convConv(c *nodeCtx) error {
 	if err := c.arity(2, 3); err != nil {
 		return err
 	}
-	x, err := c.in(0)
+	args, err := c.ins(2, 3)
 	if err != nil {
 		return err
 	}
-	w, err := c.in(1)
-	if err != nil {
-		return err
-	}
-	args := []*ir.Value{x, w}
-	if c.has(2) {
-		b, err := c.in(2)
-		if err != nil {
-			return err
-		}
-		args = append(args, b)
-	}
+	x, w := args[0], args[1]
 	if err := c.inputRank(x, 3); err != nil {
 		return err
 	}

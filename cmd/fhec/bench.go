@@ -124,7 +124,7 @@ dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).`,
 			o := st.Ops
 			res.Rotations, res.HoistedRotations, res.CtCtMults, res.CtPtMults = o.Rotations, o.HoistedRotations, o.CtCtMults, o.CtPtMults
 			res.Rescales, res.KeySwitches = o.Rescales, o.KeySwitches
-			res.Bootstraps = int64(st.Instructions[11]) // BOOTSTRAP, when the plan has any
+			res.Bootstraps = o.Bootstraps
 			for _, l := range p.Metadata.GetLayers() {
 				if d := float64(l.CtPtMults); d > 1 {
 					res.RotationsLower += int64(2*math.Ceil(math.Sqrt(d)) - 2)

@@ -152,11 +152,7 @@ func newEncrypt() *cobra.Command {
 			if key == "" || out == "" {
 				return fmt.Errorf("encrypt needs --key and -o")
 			}
-			r, err := fhec.LoadRuntime(args[0])
-			if err != nil {
-				return err
-			}
-			sk, err := r.ReadSecretKey(key)
+			r, sk, err := loadClient(args[0], key)
 			if err != nil {
 				return err
 			}
@@ -227,7 +223,20 @@ func newRun() *cobra.Command {
 func printCounts(w io.Writer, st *fhec.Stats) {
 	o := st.Ops
 	fmt.Fprintf(w, "  ops: %d rotations, %d ct-ct mults, %d ct-pt mults, %d rescales, %d relinearizations, %d key switches, %d bootstraps\n",
-		o.Rotations, o.CtCtMults, o.CtPtMults, o.Rescales, o.Relinearizations, o.KeySwitches, 0)
+		o.Rotations, o.CtCtMults, o.CtPtMults, o.Rescales, o.Relinearizations, o.KeySwitches, o.Bootstraps)
+}
+
+// loadClient loads a plan and the client's secret key made for it.
+func loadClient(planPath, keyPath string) (*fhec.Runtime, *fhec.SecretKey, error) {
+	r, err := fhec.LoadRuntime(planPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := r.ReadSecretKey(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, sk, nil
 }
 
 func newDecrypt() *cobra.Command {
@@ -240,11 +249,7 @@ func newDecrypt() *cobra.Command {
 			if key == "" || out == "" {
 				return fmt.Errorf("decrypt needs --key and -o")
 			}
-			r, err := fhec.LoadRuntime(args[0])
-			if err != nil {
-				return err
-			}
-			sk, err := r.ReadSecretKey(key)
+			r, sk, err := loadClient(args[0], key)
 			if err != nil {
 				return err
 			}
