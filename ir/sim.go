@@ -18,6 +18,7 @@ import (
 //   - ckks.add, ckks.add_plain: element-wise sum;
 //   - ckks.mul, ckks.mul_plain: element-wise product;
 //   - ckks.relin, ckks.rescale: identity;
+//   - ckks.linear {offsets}: sum_k rot(x, offsets[k]) * pt_k;
 //   - ckks.poly {coeffs}: the Chebyshev series ChebyshevEval(coeffs, x) per slot
 //     (the input is taken to be in [-1, 1]; it is not clamped).
 //
@@ -69,6 +70,9 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 		"ckks.mul_plain": 2, "ckks.relin": 1, "ckks.rescale": 1, "ckks.poly": 1, "ckks.bootstrap": 1,
 	}
 	n, known := arity[o.Code]
+	if o.Code == "ckks.linear" {
+		n, known = len(o.Args), len(o.Args) >= 2
+	}
 	if !known {
 		return nil, fmt.Errorf("the simulator does not know op %q", o.Code)
 	}
@@ -134,6 +138,18 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 		}
 	case "ckks.relin", "ckks.rescale", "ckks.bootstrap":
 		copy(out, args[0])
+	case "ckks.linear":
+		offs := o.Ints("offsets")
+		if len(offs) != n-1 {
+			return nil, fmt.Errorf("%d offsets for %d plaintexts", len(offs), n-1)
+		}
+		for t, off := range offs {
+			k := int(((off % int64(slots)) + int64(slots)) % int64(slots))
+			d := args[t+1]
+			for i := range out {
+				out[i] += args[0][(i+k)%slots] * d[i]
+			}
+		}
 	case "ckks.poly":
 		coeffs := o.Floats("coeffs")
 		if len(coeffs) == 0 {

@@ -346,53 +346,29 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 			}
 		}
 	}
-	diag := func(i int) ([]float64, bool) { return diagAt(i, sign) }
-	n1, n2 := lp.babies, lp.giants
-	babies := map[int]*ir.Value{0: x}
-	var acc *ir.Value
-	for g := 0; g < n2; g++ {
-		var inner *ir.Value
-		for bb := 0; bb < n1 && g*n1+bb < D; bb++ {
-			d, nz := diag(g*n1 + bb)
-			if !nz {
-				continue
-			}
-			if babies[bb] == nil {
-				r, err := l.rotate(x, sign*bb, hint+".baby")
-				if err != nil {
-					return nil, err
-				}
-				babies[bb] = r
-			}
-			// pre-rotate the diagonal by -g*n1 so the giant rotation can be shared
-			shift := sign * g * n1
-			rd := make([]float64, L)
-			for j := range rd {
-				rd[j] = d[((j-shift)%L+L)%L]
-			}
-			pt, err := l.encode(fmt.Sprintf("%s.diag%d", hint, g*n1+bb), rd, x.Type.Level, l.delta)
-			if err != nil {
-				return nil, err
-			}
-			prod, err := l.f.Append("ckks.mul_plain", hint+".prod", nil, babies[bb], pt)
-			if err != nil {
-				return nil, err
-			}
-			if inner, err = l.add(inner, prod, hint+".sum"); err != nil {
-				return nil, err
-			}
-		}
-		if inner == nil {
+	// One ckks.linear: the runtime evaluates it baby-step giant-step with
+	// the baby rotations hoisted and the products accumulated before any
+	// key switch is finished (Lattigo's double hoisting).
+	n1 := lp.babies
+	args := []*ir.Value{x}
+	var offsets []int64
+	for i := 0; i < D; i++ {
+		d, nz := diagAt(i, sign)
+		if !nz {
 			continue
 		}
-		if g > 0 {
-			var err error
-			if inner, err = l.rotate(inner, sign*g*n1, hint+".giant"); err != nil {
-				return nil, err
-			}
+		pt, err := l.encode(fmt.Sprintf("%s.diag%d", hint, i), d, x.Type.Level, l.delta)
+		if err != nil {
+			return nil, err
 		}
+		args = append(args, pt)
+		offsets = append(offsets, int64(sign*i*l.batch))
+	}
+	var acc *ir.Value
+	if len(offsets) > 0 {
 		var err error
-		if acc, err = l.add(acc, inner, hint+".acc"); err != nil {
+		acc, err = l.f.Append("ckks.linear", hint+".lin", map[string]ir.Attr{"offsets": offsets, "n1": int64(n1 * l.batch)}, args...)
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // plaintext's level and exact scale, tracking exact scales (a rescale divides
 // by the actual prime, not by a power of two).
 //
-// Policy: a product (mul_plain, mul) is rescaled lazily, right before its
+// Policy: a product (mul_plain, linear, mul) is rescaled lazily, right before its
 // first use by anything other than an addition, so sums of products (the
 // diagonals of a dense layer) share one rescale. A plaintext multiplier is
 // encoded at the scale of the prime its product will be divided by, so a
@@ -21,7 +21,7 @@ import (
 //
 // Requires: ckks-level IR from LowerToCKKS; f.Attrs["q"] set.
 // Guarantees: every ciphertext a rotate, mul, mul_plain or poly reads, and
-// every result, is rescaled and of degree 1; operands of additions have equal
+// every result, is rescaled and of degree 1 (so is a linear's input); operands of additions have equal
 // levels and scales (else a clear error); no op reads a level below 0.
 type ManageScales struct{}
 
@@ -79,6 +79,25 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 				}
 				if pt, err = encodeAt(op.Args[1], x.Type.Level, float64(q[x.Type.Level])); err == nil {
 					out, err = f.Append("ckks.mul_plain", res.Name, nil, x, pt)
+					pending[out] = true
+				}
+			}
+		case "ckks.linear":
+			var x *ir.Value
+			if x, err = rescaled(op.Args[0]); err == nil {
+				if x.Type.Level < 1 {
+					return fmt.Errorf("%%%s: no level left for a multiplication", res.Name)
+				}
+				args := []*ir.Value{x}
+				for _, p := range op.Args[1:] {
+					var pt *ir.Value
+					if pt, err = encodeAt(p, x.Type.Level, float64(q[x.Type.Level])); err != nil {
+						break
+					}
+					args = append(args, pt)
+				}
+				if err == nil {
+					out, err = f.Append("ckks.linear", res.Name, op.Attrs, args...)
 					pending[out] = true
 				}
 			}

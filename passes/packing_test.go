@@ -7,6 +7,8 @@ import (
 
 	"github.com/fhec/fhec/internal/onnxbuild"
 	"github.com/fhec/fhec/ir"
+	"github.com/fhec/fhec/plan"
+	"github.com/fhec/fhec/plan/planpb"
 )
 
 // TestRowSplitPacking: in latency mode (one sample per ciphertext) a dense
@@ -27,8 +29,14 @@ func TestRowSplitPacking(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := map[string]int{}
+		slots := 1 << (f.Int64("logN", 0) - 1)
 		for _, op := range f.Ops {
 			n[op.Code]++
+			if op.Code == "ckks.linear" {
+				g, b := plan.LinearRotations(&planpb.Instruction{Offsets: op.Ints("offsets"), N1: uint32(op.Int("n1", 0))}, int(slots))
+				n["ckks.rotate"] += len(g) + len(b)
+				n["ckks.mul_plain"] += len(op.Args) - 1
+			}
 		}
 		return n, f
 	}

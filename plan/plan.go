@@ -26,11 +26,12 @@ import (
 // A reader accepts any minor version of the major versions it knows (new
 // fields are skipped by proto3) and refuses a newer major version.
 //
-// Versions: 1.0 first release; 1.1 adds Metadata.layers (per-layer summary).
+// Versions: 1.0 first release; 1.1 adds Metadata.layers (per-layer summary);
+// 1.2 adds the LINEAR instruction (hoisted baby-step giant-step diagonals).
 const (
 	Magic        = "FHECPLAN"
 	VersionMajor = 1
-	VersionMinor = 1
+	VersionMinor = 2
 
 	headerSize   = 8 + 2 + 2 + 8
 	checksumSize = sha256.Size

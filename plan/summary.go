@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -223,10 +224,18 @@ func Summarize(p *planpb.Plan) (*Summary, error) {
 	}
 	rots := map[uint64][]int{}
 	for _, ins := range p.Program {
-		if ins.Op == planpb.Op_ROTATE {
-			g := params.GaloisElement(int(ins.Offset))
-			if r := rots[g]; len(r) == 0 || r[len(r)-1] != int(ins.Offset) {
-				rots[g] = append(r, int(ins.Offset))
+		var offs []int
+		switch ins.Op {
+		case planpb.Op_ROTATE:
+			offs = []int{int(ins.Offset)}
+		case planpb.Op_LINEAR:
+			giants, babies := LinearRotations(ins, params.MaxSlots())
+			offs = append(giants, babies...)
+		}
+		for _, o := range offs {
+			g := params.GaloisElement(o)
+			if r := rots[g]; !slices.Contains(r, o) {
+				rots[g] = append(r, o)
 			}
 		}
 	}
@@ -383,6 +392,12 @@ func estimate(p *planpb.Plan, info []ValueInfo, params hefloat.Parameters) (modM
 			modMults += 4 * k * n
 		case planpb.Op_ROTATE:
 			modMults += keySwitch(level) + 2*k*n
+		case planpb.Op_LINEAR:
+			// hoisted baby steps share one decomposition and skip the
+			// mod-down (about half a key switch each); products in QP
+			giants, babies := LinearRotations(ins, params.MaxSlots())
+			modMults += float64(len(giants))*keySwitch(level) + 0.5*float64(len(babies))*keySwitch(level)
+			modMults += float64(len(ins.Offsets)) * 2 * (k + alpha) * n
 		case planpb.Op_RELINEARIZE:
 			modMults += keySwitch(level)
 		case planpb.Op_RESCALE:

@@ -261,7 +261,10 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: instruction %d: unknown op %d", ErrInvalid, pc, int32(ins.Op))
 		}
-		if len(ins.Args) != want {
+		if want < 0 && len(ins.Args) < -want {
+			return nil, fmt.Errorf("%w: %s: %d args, want at least %d", ErrInvalid, where, len(ins.Args), -want)
+		}
+		if want >= 0 && len(ins.Args) != want {
 			return nil, fmt.Errorf("%w: %s: %d args, want %d", ErrInvalid, where, len(ins.Args), want)
 		}
 		args := make([]ValueInfo, len(ins.Args))
@@ -340,6 +343,9 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		case planpb.Op_POLY:
 			err = checkPoly(where, ins, args[0], relin)
 			res = ValueInfo{Degree: 1, Level: args[0].Level - int(ins.Depth)}
+		case planpb.Op_LINEAR:
+			err = checkLinear(where, ins, args, slots, func(g uint64) bool { return g == 1 || galois[g] }, params.GaloisElement)
+			res = ValueInfo{Degree: 1, Level: args[0].Level}
 		case planpb.Op_BOOTSTRAP:
 			if err = needCipher(0, 1); err == nil && btpOutLevel < 0 {
 				err = fmt.Errorf("%w: %s needs params.bootstrapping and keys.bootstrapping", ErrInvalid, where)
@@ -444,6 +450,40 @@ var numArgs = map[planpb.Op]int{
 	planpb.Op_RESCALE:     1,
 	planpb.Op_POLY:        1,
 	planpb.Op_BOOTSTRAP:   1,
+	planpb.Op_LINEAR:      -2, // at least: the ciphertext and one diagonal
+}
+
+// checkLinear checks a LINEAR instruction: a degree-1 ciphertext, one
+// plaintext per distinct offset at the ciphertext's level, a power-of-two
+// baby-step size, and the Galois keys of every rotation it performs.
+func checkLinear(where string, ins *planpb.Instruction, args []ValueInfo, slots int, haveKey func(uint64) bool, galEl func(int) uint64) error {
+	if args[0].Plain || args[0].Degree != 1 {
+		return fmt.Errorf("%w: %s: argument 0 (value %d) must be a degree-1 ciphertext", ErrInvalid, where, ins.Args[0])
+	}
+	if len(ins.Offsets) != len(ins.Args)-1 {
+		return fmt.Errorf("%w: %s: %d offsets for %d diagonals", ErrInvalid, where, len(ins.Offsets), len(ins.Args)-1)
+	}
+	if n1 := int(ins.N1); n1 < 1 || n1 > slots || n1&(n1-1) != 0 {
+		return fmt.Errorf("%w: %s: baby-step size %d is not a power of two in [1, %d]", ErrInvalid, where, ins.N1, slots)
+	}
+	seen := map[int64]bool{}
+	for j, a := range args[1:] {
+		if !a.Plain || a.Level != args[0].Level {
+			return fmt.Errorf("%w: %s: argument %d (value %d) must be a plaintext at level %d", ErrInvalid, where, j+1, ins.Args[j+1], args[0].Level)
+		}
+		k := ((ins.Offsets[j] % int64(slots)) + int64(slots)) % int64(slots)
+		if seen[k] {
+			return fmt.Errorf("%w: %s: offset %d repeated (mod %d slots)", ErrInvalid, where, ins.Offsets[j], slots)
+		}
+		seen[k] = true
+	}
+	giants, babies := LinearRotations(ins, slots)
+	for _, r := range append(giants, babies...) {
+		if g := galEl(r); !haveKey(g) {
+			return fmt.Errorf("%w: %s: rotation by %d needs the Galois key for element %d, which keys.galois_elements lacks", ErrInvalid, where, r, g)
+		}
+	}
+	return nil
 }
 
 func validScale(s float64) bool {

@@ -168,6 +168,7 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		ws := make([]*worker, all)
 		for i := range ws {
 			ws[i] = newWorker()
+			ws[i].par = all // a LINEAR instruction splits its rotations over every core
 		}
 		for g := 0; g < groups; g++ {
 			if err := c.runDAG(ws, in, out, g); err != nil {
@@ -253,7 +254,7 @@ func (c *Context) encodeAll(workers int) ([]*rlwe.Plaintext, error) {
 	prog := c.plan.Program
 	var idx []int
 	for pc, ins := range prog {
-		if ins.Op == planpb.Op_ENCODE {
+		if ins.Op == planpb.Op_ENCODE && !c.linearOnly[ins.Result] {
 			idx = append(idx, pc)
 		}
 	}
@@ -316,7 +317,10 @@ type worker struct {
 	plain   []*rlwe.Plaintext
 	eval    *countingEvaluator
 	poly    *hefloat.PolynomialEvaluator
-	btp     *bootstrapping.Evaluator // plans that bootstrap
+	lte     *hefloat.LinearTransformationEvaluator // made on first use
+	par     int                                    // goroutines a LINEAR instruction may use
+	sub     []*hefloat.Evaluator                   // their evaluators (made on first use)
+	btp     *bootstrapping.Evaluator               // plans that bootstrap
 	ops     OpCounts
 	trace   func(group, pc int, ct *rlwe.Ciphertext)
 	instr   map[planpb.Op]int64
@@ -473,6 +477,8 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 		return res, nil
 	case planpb.Op_BOOTSTRAP:
 		return w.bootstrap(arg(0))
+	case planpb.Op_LINEAR:
+		return w.linear(ins, arg(0))
 	}
 	return nil, fmt.Errorf("op %v cannot run on ciphertexts", ins.Op)
 }

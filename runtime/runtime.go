@@ -51,8 +51,13 @@ type Context struct {
 
 	plainOnce sync.Once
 	plain     []*rlwe.Plaintext
-	plainErr  error
-	plainTime time.Duration
+	lin       map[int]hefloat.LinearTransformation // LINEAR instructions, by result value
+	// def[v] is the index of the instruction defining value v (-1: an input);
+	// linearOnly[v]: an ENCODE result only LINEAR instructions read.
+	def        []int
+	linearOnly map[uint32]bool
+	plainErr   error
+	plainTime  time.Duration
 
 	// btp is set when the plan has bootstrapping parameters.
 	btp     *bootstrapping.Parameters
@@ -88,9 +93,15 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 	for i := range c.lastUse {
 		c.lastUse[i] = -1
 	}
+	c.def = make([]int, p.NumValues)
+	for i := range c.def {
+		c.def[i] = -1
+	}
 	for pc, ins := range p.Program {
 		c.lastUse[ins.Result] = pc
+		c.def[ins.Result] = pc
 	}
+	c.linearOnly = linearOnly(p)
 	for pc, ins := range p.Program {
 		for _, a := range ins.Args {
 			c.lastUse[a] = pc
@@ -128,6 +139,9 @@ func (c *Context) plaintexts(workers int) (plain []*rlwe.Plaintext, encoded bool
 	c.plainOnce.Do(func() {
 		start := time.Now()
 		c.plain, c.plainErr = c.encodeAll(workers)
+		if c.plainErr == nil {
+			c.lin, c.plainErr = c.encodeLinear(workers)
+		}
 		c.plainTime = time.Since(start)
 		encoded = true
 	})

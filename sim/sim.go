@@ -57,23 +57,25 @@ type Options struct {
 
 // Simulator holds a prepared plan.
 type Simulator struct {
-	plan    *planpb.Plan
-	slots   int // simulated slots: one repetition of the largest period x batch
-	fullN   int // ring degree
-	batch   int
-	consts  [][]float64 // ENCODE results, by instruction index (nil otherwise)
-	lvl     []int       // level of each instruction's result
-	scale   []float64   // scale of each instruction's result
-	inLevel []int
-	inScale []float64
-	exact   []func(float64) float64 // per instruction: the exact function of a POLY (nil: none known)
-	Layers  []Layer
-	live    [][]bool // per instruction: slots that reach an output (nil: not computed)
-	def     []int    // per value id: the defining instruction (-1: an input)
-	lastUse []int    // per value id: the last instruction reading it (len(program): an output)
-	keep    []bool   // per instruction: its result is needed for the layer statistics
-	noise   *NoiseModel
-	opt     Options
+	plan   *planpb.Plan
+	slots  int // simulated slots: one repetition of the largest period x batch
+	fullN  int // ring degree
+	batch  int
+	consts [][]float64 // ENCODE results, by instruction index (nil otherwise)
+	lvl    []int       // level of each instruction's result
+	scale  []float64   // scale of each instruction's result
+	// LINEAR instructions: the scales of the input and of the diagonals
+	linScale map[int][2]float64
+	inLevel  []int
+	inScale  []float64
+	exact    []func(float64) float64 // per instruction: the exact function of a POLY (nil: none known)
+	Layers   []Layer
+	live     [][]bool // per instruction: slots that reach an output (nil: not computed)
+	def      []int    // per value id: the defining instruction (-1: an input)
+	lastUse  []int    // per value id: the last instruction reading it (len(program): an output)
+	keep     []bool   // per instruction: its result is needed for the layer statistics
+	noise    *NoiseModel
+	opt      Options
 	// ExactReference reports whether every POLY was matched to an activation
 	// (the reference run is then the float64 model; otherwise the reference
 	// is the noiseless run).
@@ -149,6 +151,15 @@ func New(p *planpb.Plan, opt Options) (*Simulator, error) {
 			vlvl[ins.Result], vscale[ins.Result] = l-1, vscale[a[0]]/float64(q[l])
 		case planpb.Op_POLY:
 			vlvl[ins.Result], vscale[ins.Result] = vlvl[a[0]]-int(ins.Depth), ins.Scale
+		case planpb.Op_LINEAR:
+			if len(a) < 2 {
+				return nil, fmt.Errorf("sim: instruction %d: LINEAR with %d operands", pc, len(a))
+			}
+			vlvl[ins.Result], vscale[ins.Result] = vlvl[a[0]], vscale[a[0]]*vscale[a[1]]
+			if s.linScale == nil {
+				s.linScale = map[int][2]float64{}
+			}
+			s.linScale[pc] = [2]float64{vscale[a[0]], vscale[a[1]]}
 		case planpb.Op_BOOTSTRAP:
 			lvl := len(q) - 1
 			if b := p.Params.GetBootstrapping(); b != nil {
@@ -360,6 +371,16 @@ func (s *Simulator) computeLive() {
 			for i, ok := range out {
 				if ok {
 					in[(i+k)%n] = true
+				}
+			}
+		case planpb.Op_LINEAR:
+			in := get(ins.Args[0])
+			for _, off := range ins.Offsets {
+				k := mod(int(off), n)
+				for i, ok := range out {
+					if ok {
+						in[(i+k)%n] = true
+					}
 				}
 			}
 		default:
@@ -659,6 +680,8 @@ func (s *Simulator) exec(pc int, ins *planpb.Instruction, vals [][]float64, rng 
 		for i := range out {
 			out[i] = args[0][i] * args[1][i]
 		}
+	case planpb.Op_LINEAR:
+		s.linear(pc, ins, args, out, rng)
 	case planpb.Op_BOOTSTRAP:
 		copy(out, args[0])
 		if rng != nil {
@@ -697,4 +720,54 @@ func (s *Simulator) exec(pc int, ins *planpb.Instruction, vals [][]float64, rng 
 // tiledOf is the slot layout a plan layout describes (blocked ones included).
 func tiledOf(l *planpb.Layout) layout.Tiled {
 	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
+}
+
+// linear simulates a LINEAR instruction: sum_k rot(x, offsets[k]) * d_k.
+// Noise as Lattigo's double-hoisted evaluation makes it: each baby-step
+// rotation adds key-switching noise at the input scale (the rotated copies
+// are shared by every giant step), each product the diagonal's encoding
+// error, and each giant-step rotation key-switching noise at the output
+// scale.
+func (s *Simulator) linear(pc int, ins *planpb.Instruction, args [][]float64, out []float64, rng *rand.Rand) {
+	n := s.slots
+	x := args[0]
+	sc := s.linScale[pc]
+	full := s.fullN / 2
+	n1 := max(1, int(ins.N1))
+	babyNoise := map[int][]float64{}
+	giants := map[int]bool{}
+	rot := make([]float64, n)
+	for j, off := range ins.Offsets {
+		k := mod(int(off), n)
+		copy(rot, x[k:])
+		copy(rot[n-k:], x[:k])
+		kf := mod(int(off), full)
+		baby, giant := kf&(n1-1), (kf/n1)*n1
+		giants[giant] = true
+		d := args[j+1]
+		if rng != nil && baby != 0 {
+			e := babyNoise[baby]
+			if e == nil {
+				e = make([]float64, n)
+				s.noise.keySwitch(rng, e, sc[0])
+				babyNoise[baby] = e
+			}
+			for i := range rot {
+				rot[i] += e[i]
+			}
+		}
+		for i := range out {
+			out[i] += rot[i] * d[i]
+		}
+		if rng != nil {
+			s.noise.plainMul(rng, out, rot, sc[1])
+		}
+	}
+	if rng != nil {
+		for g := range giants {
+			if g != 0 {
+				s.noise.keySwitch(rng, out, s.scale[pc])
+			}
+		}
+	}
 }

@@ -119,6 +119,15 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 			galois[ckks.GaloisElement(int(ins.Offset))] = true
 			counts.Rotations++
 			counts.KeySwitches++
+		case "ckks.linear":
+			ins.Op, ins.Offsets, ins.N1 = planpb.Op_LINEAR, op.Ints("offsets"), uint32(op.Int("n1", 0))
+			giants, babies := plan.LinearRotations(ins, ckks.MaxSlots())
+			for _, r := range append(giants, babies...) {
+				galois[ckks.GaloisElement(r)] = true
+			}
+			counts.Rotations += uint64(len(giants) + len(babies))
+			counts.KeySwitches += uint64(len(giants) + len(babies))
+			counts.CtPtMults += uint64(len(ins.Offsets))
 		case "ckks.add":
 			ins.Op = planpb.Op_ADD
 			counts.Additions++
@@ -162,7 +171,7 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		}
 		ins.Result = def(op.Result())
 		p.Program = append(p.Program, ins)
-		layers.add(op, ins)
+		layers.add(op, ins, ckks.MaxSlots())
 	}
 	for i, r := range f.Results {
 		id, ok := ids[r]

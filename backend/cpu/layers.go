@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/fhec/fhec/ir"
+	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
 )
 
@@ -62,7 +63,7 @@ func allDigits(s string) bool {
 
 // add records one emitted instruction (shared encodings are not emitted and
 // not counted).
-func (t *layerTable) add(op *ir.Op, ins *planpb.Instruction) {
+func (t *layerTable) add(op *ir.Op, ins *planpb.Instruction, slots int) {
 	res := op.Result()
 	name := t.resolve(res.Name)
 	l := t.byKey[name]
@@ -88,6 +89,11 @@ func (t *layerTable) add(op *ir.Op, ins *planpb.Instruction) {
 		kinds["dense"] = true
 	case planpb.Op_MUL_PLAIN:
 		l.CtPtMults++
+		kinds["dense"] = true
+	case planpb.Op_LINEAR:
+		giants, babies := plan.LinearRotations(ins, slots)
+		l.Rotations += uint64(len(giants) + len(babies))
+		l.CtPtMults += uint64(len(ins.Offsets))
 		kinds["dense"] = true
 	case planpb.Op_MUL:
 		l.CtCtMults++

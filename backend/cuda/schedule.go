@@ -12,14 +12,18 @@
 //	MUL             one fused tensor launch (degree 2, no relinearization)
 //	RESCALE         per polynomial: INTT of the last limb (logN stages),
 //	                prep, NTT of the other limbs (logN stages), finish
-//	ROTATE          automorphism (NTT domain) + hybrid key switch
-//	RELINEARIZE     hybrid key switch of c2
-//	POLY            runs on the host (Lattigo's polynomial evaluator)
+//	ROTATE          hybrid key switch of c1 (+ c0), then the NTT-domain
+//	                automorphism of both (rlwe.Evaluator.Automorphism); a
+//	                rotation by 0 is a copy
+//	RELINEARIZE     hybrid key switch of c2, added to (c0, c1)
+//	POLY, LINEAR    run on the host (Lattigo's polynomial and linear
+//	                transformation evaluators)
 //
-// Key switching (ModUp / inner product / ModDown with Lattigo's
-// decomposition) is scheduled with the kernels it needs, but those kernels
-// are not in runtime/cuda yet: Schedule.Missing lists them, and the runtime
-// refuses a schedule that needs them.
+// A key switch at nl Q limbs with np P limbs (Lattigo's GadgetProduct):
+// INTT of the input, then per digit (ceil(nl/np) of them) a decomposition
+// launch, the NTT of its nl+np limbs and one inner-product launch; then per
+// output polynomial ModDown: INTT of the P limbs, basis extension, NTT,
+// finish (fused with the ciphertext addition).
 package cuda
 
 import (
@@ -31,13 +35,10 @@ import (
 	rt "github.com/fhec/fhec/runtime/cuda"
 )
 
-// Kernels the schedule names that runtime/cuda does not implement yet.
+// Host steps of the schedule (no kernel).
 const (
-	KModUp        = "fhec_modup"          // decomposition digit: INTT'd limbs -> basis extension to QP
-	KKeySwitchDot = "fhec_keyswitch_dot"  // lazy Montgomery inner product with the gadget ciphertext
-	KModDown      = "fhec_moddown"        // divide by P with rounding, back to Q
-	KCopy         = "copy"                // device-to-device copy (driver memcpy, no kernel)
-	KHostPoly     = "host:poly_evaluator" // evaluated by Lattigo on the host
+	KHostPoly   = "host:poly_evaluator"   // POLY, by Lattigo on the host
+	KHostLinear = "host:linear_transform" // LINEAR, by Lattigo on the host
 )
 
 // Launch is one kernel launch, or Count identical-shape launches (the logN
@@ -88,7 +89,7 @@ type Schedule struct {
 	NaiveBuffers, NaiveWords int
 	// Missing lists kernels the schedule uses that runtime/cuda lacks.
 	Missing []string
-	// HostSteps counts instructions left to the host (POLY).
+	// HostSteps counts instructions left to the host (POLY, LINEAR).
 	HostSteps int
 }
 
@@ -186,7 +187,7 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 		switch ins.Op {
 		case planpb.Op_ENCODE:
 			res = valueInfo{level: int(ins.Level), plain: true}
-		case planpb.Op_ROTATE, planpb.Op_RESCALE, planpb.Op_RELINEARIZE, planpb.Op_POLY:
+		case planpb.Op_ROTATE, planpb.Op_RESCALE, planpb.Op_RELINEARIZE, planpb.Op_POLY, planpb.Op_LINEAR:
 			if a, err = arg(0); err != nil {
 				return nil, err
 			}
@@ -201,6 +202,11 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 				res.degree = 1
 			case planpb.Op_POLY:
 				res = valueInfo{level: a.level - int(ins.Depth), degree: 1}
+			case planpb.Op_LINEAR:
+				res.degree = 1
+				if len(ins.Args) > 1 && info[ins.Args[1]] != nil {
+					res.level = min(a.level, info[ins.Args[1]].level)
+				}
 			}
 		case planpb.Op_ADD, planpb.Op_SUB, planpb.Op_ADD_PLAIN, planpb.Op_MUL_PLAIN, planpb.Op_MUL:
 			if a, err = arg(0); err != nil {
@@ -248,7 +254,7 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 			add(Launch{Kernel: k, Count: res.degree + 1, Threads: elem, Writes: []int{out}, Reads: []int{x, buf(ins.Args[1])}})
 		case planpb.Op_ADD_PLAIN:
 			add(Launch{Kernel: rt.KAdd, Threads: elem, Writes: []int{out}, Reads: []int{x, buf(ins.Args[1])}})
-			add(Launch{Kernel: KCopy, Count: res.degree, Threads: elem, Writes: []int{out}, Reads: []int{x}})
+			add(Launch{Kernel: rt.KCopy, Count: res.degree, Threads: elem, Writes: []int{out}, Reads: []int{x}})
 		case planpb.Op_MUL_PLAIN:
 			add(Launch{Kernel: rt.KMulPlain, Threads: elem, Writes: []int{out}, Reads: []int{x, buf(ins.Args[1])}})
 		case planpb.Op_MUL:
@@ -262,16 +268,26 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 				add(Launch{Kernel: rt.KRescaleFinish, Threads: elem, Writes: []int{out}, Reads: []int{x, -1}})
 			}
 		case planpb.Op_ROTATE, planpb.Op_RELINEARIZE:
-			if ins.Op == planpb.Op_ROTATE {
-				add(Launch{Kernel: rt.KAutomorphismNTT, Count: 2, Threads: elem, Writes: []int{out}, Reads: []int{x}})
+			if ins.Op == planpb.Op_ROTATE && ins.Offset%int64(N/2) == 0 { // Galois element 1
+				add(Launch{Kernel: rt.KCopy, Threads: (res.degree + 1) * elem, Writes: []int{out}, Reads: []int{x}})
+				break
 			}
-			ks := keySwitch(N, nl, np, out, x)
+			if np == 0 {
+				return nil, fmt.Errorf("cuda backend: instruction %d (%v): key switching needs P moduli", pc, ins.Op)
+			}
+			ks := keySwitch(N, nl, np, nq, out, x)
 			s.ScratchWords = max(s.ScratchWords, ks.scratch)
 			for _, l := range ks.launches {
 				add(l)
 			}
+			if ins.Op == planpb.Op_ROTATE {
+				add(Launch{Kernel: rt.KAutomorphismNTT, Count: 2, Threads: elem, Writes: []int{out}, Reads: []int{-1}})
+			}
 		case planpb.Op_POLY:
 			add(Launch{Kernel: KHostPoly, Threads: 0, Writes: []int{out}, Reads: []int{x}})
+			s.HostSteps++
+		case planpb.Op_LINEAR:
+			add(Launch{Kernel: KHostLinear, Threads: 0, Writes: []int{out}, Reads: []int{x}})
 			s.HostSteps++
 		}
 		for _, l := range st.Launches {
@@ -297,9 +313,9 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 	return s, nil
 }
 
-// known: implemented kernels, device copies and host steps.
+// known: implemented kernels and host steps.
 func known(k string) bool {
-	return k == KCopy || strings.HasPrefix(k, "host:") || slices.Contains(rt.Kernels, k)
+	return strings.HasPrefix(k, "host:") || slices.Contains(rt.Kernels, k)
 }
 
 type ksPlan struct {
@@ -307,25 +323,38 @@ type ksPlan struct {
 	scratch  int
 }
 
-// keySwitch: Lattigo's hybrid key switch (GadgetProduct, multiple P) at a
-// level of nl Q limbs with np P limbs: dnum = ceil(nl/np) digits; INTT of
-// the input polynomial, per digit ModUp to QP and NTT, lazy inner product
-// with the two key polynomials, then ModDown of both results.
-func keySwitch(N, nl, np, out, in int) ksPlan {
+// keySwitch: Lattigo's hybrid key switch (GadgetProduct) at nl Q limbs
+// with np P limbs, as runtime/cuda.Context.GadgetProduct launches it; the
+// scratch is Context.KeySwitchScratchWords (chain of nq Q limbs).
+func keySwitch(N, nl, np, nq, out, in int) ksPlan {
 	dnum := (nl + np - 1) / np
 	qp := nl + np
-	return ksPlan{
-		scratch: (dnum + 3) * qp * N,
-		launches: []Launch{
-			{Kernel: rt.KNTTInverseStage, Count: logOf(N), Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{in}},
-			{Kernel: KModUp, Count: dnum, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}},
-			{Kernel: rt.KNTTForwardStage, Count: dnum * logOf(N), Threads: qp * N / 2, Writes: []int{-1}, Reads: []int{-1}},
-			{Kernel: KKeySwitchDot, Count: dnum, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}},
-			{Kernel: rt.KNTTInverseStage, Count: 2 * logOf(N), Threads: np * N / 2, Writes: []int{-1}, Reads: []int{-1}},
-			{Kernel: KModDown, Count: 2, Threads: nl * N, Writes: []int{out}, Reads: []int{-1, in}},
-			{Kernel: rt.KNTTForwardStage, Count: 2 * logOf(N), Threads: nl * N / 2, Writes: []int{out}, Reads: []int{out}},
-		},
+	logN := logOf(N)
+	var ext, cp int // digits by basis extension, digits of one limb
+	for i := range dnum {
+		if min(nl, (i+1)*np)-i*np > 1 {
+			ext++
+		} else {
+			cp++
+		}
 	}
+	var l []Launch
+	l = append(l, Launch{Kernel: rt.KNTTInverseStage, Count: logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{in}})
+	if cp > 0 {
+		l = append(l, Launch{Kernel: rt.KDecomposeCopy, Count: cp, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+	}
+	if ext > 0 {
+		l = append(l, Launch{Kernel: rt.KDecomposeExt, Count: ext, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+	}
+	l = append(l,
+		Launch{Kernel: rt.KNTTForwardStage, Count: dnum * logN, Threads: qp * N / 2, Writes: []int{-1}, Reads: []int{-1}},
+		Launch{Kernel: rt.KKeySwitchDot, Count: dnum, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}},
+		Launch{Kernel: rt.KNTTInverseStage, Count: 2 * logN, Threads: np * N / 2, Writes: []int{-1}, Reads: []int{-1}},
+		Launch{Kernel: rt.KModDownExt, Count: 2, Threads: nl * N, Writes: []int{-1}, Reads: []int{-1}},
+		Launch{Kernel: rt.KNTTForwardStage, Count: 2 * logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{-1}},
+		Launch{Kernel: rt.KModDownFinish, Count: 2, Threads: nl * N, Writes: []int{out}, Reads: []int{-1, in}},
+	)
+	return ksPlan{launches: l, scratch: (3*(nq+np) + 3*nq) * N}
 }
 
 func logOf(n int) int {
@@ -341,7 +370,7 @@ func (s *Schedule) Launches() int {
 	n := 0
 	for _, st := range s.Steps {
 		for _, l := range st.Launches {
-			if l.Kernel != KCopy && !strings.HasPrefix(l.Kernel, "host:") {
+			if !strings.HasPrefix(l.Kernel, "host:") {
 				n += l.Count
 			}
 		}
@@ -363,7 +392,7 @@ func (s *Schedule) Summary() string {
 	msg := fmt.Sprintf("cuda schedule: %d steps, %d kernel launches; memory plan: %d ciphertext buffers (%.1f MiB + %.1f MiB scratch) for %d values (%.1f MiB without reuse)",
 		len(s.Steps), s.Launches(), len(s.Buffers), mib(s.Words()-s.ScratchWords), mib(s.ScratchWords), s.NaiveBuffers, mib(s.NaiveWords))
 	if s.HostSteps > 0 {
-		msg += fmt.Sprintf("; %d POLY steps on the host", s.HostSteps)
+		msg += fmt.Sprintf("; %d POLY/LINEAR steps on the host", s.HostSteps)
 	}
 	if len(s.Missing) > 0 {
 		msg += "; kernels not yet implemented: " + strings.Join(s.Missing, ", ")

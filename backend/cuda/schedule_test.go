@@ -106,9 +106,25 @@ func TestScheduleSmallMLP(t *testing.T) {
 			if want := (st.Degree + 1) * (2*10 + 2); n != want {
 				t.Errorf("RESCALE: %d launches, want %d", n, want)
 			}
+		case planpb.Op_ROTATE, planpb.Op_RELINEARIZE:
+			// One P prime: nl one-limb digits, each decompose + 10 NTT
+			// stages + dot, after the 10-stage INTT; ModDown of two
+			// polynomials; ROTATE ends with two automorphisms.
+			nl := st.Level + 1
+			want := 10 + nl*(12) + 2*(10+1+10+1)
+			if st.Op == planpb.Op_ROTATE {
+				want += 2
+			}
+			n := 0
+			for _, l := range st.Launches {
+				n += l.Count
+			}
+			if n != want {
+				t.Errorf("%v at level %d: %d launches, want %d", st.Op, st.Level, n, want)
+			}
 		}
 	}
-	if strings.Join(s.Missing, ",") != strings.Join([]string{KKeySwitchDot, KModDown, KModUp}, ",") {
+	if len(s.Missing) != 0 {
 		t.Errorf("missing kernels %v", s.Missing)
 	}
 	Attach(p, s)

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhec/fhec"
 	cudabackend "github.com/fhec/fhec/backend/cuda"
 	"github.com/fhec/fhec/plan"
+	"github.com/fhec/fhec/runtime"
 	cudart "github.com/fhec/fhec/runtime/cuda"
 )
 
@@ -16,7 +19,8 @@ import (
 //
 //	compile --backend cuda   also lowers the plan to a kernel schedule and
 //	                         records it in the plan's metadata (no GPU needed)
-//	run --backend cuda       runs on the GPU; without a CUDA driver it fails
+//	run --backend cuda       runs the plan on the GPU kernels (same output
+//	                         bytes as the CPU); without a CUDA driver it fails
 //	                         with "no CUDA driver found: ...; use --backend cpu"
 func addBackendFlags(root *cobra.Command) {
 	for _, cmd := range root.Commands() {
@@ -70,23 +74,44 @@ func compileCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 }
 
 // runCUDA opens the GPU first, so that a machine without one fails clearly
-// before any work; then runs the schedule's kernels.
+// before any work; then runs the plan instruction by instruction on the
+// kernels (POLY and LINEAR on the host), with the CPU runtime's results.
 func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 	dev, err := cudart.OpenDriver(0)
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
-	p, err := plan.ReadFile(args[0])
+	evkPath, _ := cmd.Flags().GetString("eval-key")
+	out, _ := cmd.Flags().GetString("output")
+	if evkPath == "" || out == "" {
+		return fmt.Errorf("run needs --eval-key and -o")
+	}
+	r, err := fhec.LoadRuntime(args[0])
 	if err != nil {
 		return err
 	}
-	s, err := cudabackend.Build(p)
+	evk, err := r.ReadEvaluationKeys(evkPath)
 	if err != nil {
 		return err
 	}
-	if len(s.Missing) > 0 {
-		return fmt.Errorf("cuda backend on %s: this plan needs kernels not implemented yet (%s); use --backend cpu", dev.Name(), strings.Join(s.Missing, ", "))
+	in, err := r.ReadCiphertexts(args[1])
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("cuda backend on %s: plan execution on the GPU is not implemented yet; use --backend cpu", dev.Name())
+	start := time.Now()
+	res, st, err := cudart.Evaluate(dev, r.Context, evk, in)
+	if err != nil {
+		return fmt.Errorf("cuda backend on %s: %w", dev.Name(), err)
+	}
+	if err := runtime.WriteFile(out, res); err != nil {
+		return err
+	}
+	launches := 0
+	for _, n := range st.Launches {
+		launches += n
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "evaluated %d samples on %s in %s -> %s (%d kernel launches; %d POLY and %d LINEAR on the host)\n",
+		in.Samples(), dev.Name(), time.Since(start).Round(time.Millisecond), out, launches, st.HostPolys, st.HostLinears)
+	return nil
 }

@@ -59,6 +59,15 @@ const (
 	// scale 2^log_default_scale (Lattigo bootstrapping, full slots); the
 	// argument may be at any level, its values must lie in [-1, 1].
 	Op_BOOTSTRAP Op = 11
+	// result = sum_k rot(args[0], offsets[k]) * args[k+1] (format 1.2): a
+	// linear map by the diagonal method. The plaintexts (ENCODE results at
+	// args[0]'s level, one scale) are the unrotated diagonals; the runtime
+	// evaluates it baby-step giant-step with baby steps of n1 slots (a power
+	// of two): offset k mod slots is giant (k/n1)*n1 plus baby k mod n1, as
+	// Lattigo's BSGSIndex splits it, and needs the Galois keys of every
+	// non-zero giant and baby. No rescale; scale = args[0]'s times the
+	// plaintexts'.
+	Op_LINEAR Op = 12
 )
 
 // Enum value maps for Op.
@@ -76,6 +85,7 @@ var (
 		9:  "POLY",
 		10: "SUB",
 		11: "BOOTSTRAP",
+		12: "LINEAR",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED": 0,
@@ -90,6 +100,7 @@ var (
 		"POLY":           9,
 		"SUB":            10,
 		"BOOTSTRAP":      11,
+		"LINEAR":         12,
 	}
 )
 
@@ -853,6 +864,8 @@ type Instruction struct {
 	Batch         uint32                 `protobuf:"varint,8,opt,name=batch,proto3" json:"batch,omitempty"`
 	Coeffs        []float64              `protobuf:"fixed64,9,rep,packed,name=coeffs,proto3" json:"coeffs,omitempty"`
 	Depth         uint32                 `protobuf:"varint,10,opt,name=depth,proto3" json:"depth,omitempty"`
+	Offsets       []int64                `protobuf:"varint,11,rep,packed,name=offsets,proto3" json:"offsets,omitempty"`
+	N1            uint32                 `protobuf:"varint,12,opt,name=n1,proto3" json:"n1,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,6 +966,20 @@ func (x *Instruction) GetCoeffs() []float64 {
 func (x *Instruction) GetDepth() uint32 {
 	if x != nil {
 		return x.Depth
+	}
+	return 0
+}
+
+func (x *Instruction) GetOffsets() []int64 {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+func (x *Instruction) GetN1() uint32 {
+	if x != nil {
+		return x.N1
 	}
 	return 0
 }
@@ -1509,7 +1536,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x05scale\x18\x06 \x01(\x01R\x05scale\"6\n" +
 	"\bConstant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\x01R\x06values\"\xff\x01\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\"\xa9\x02\n" +
 	"\vInstruction\x12 \n" +
 	"\x02op\x18\x01 \x01(\x0e2\x10.fhec.plan.v1.OpR\x02op\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\rR\x04args\x12\x16\n" +
@@ -1521,7 +1548,9 @@ const file_plan_proto_rawDesc = "" +
 	"\x05batch\x18\b \x01(\rR\x05batch\x12\x16\n" +
 	"\x06coeffs\x18\t \x03(\x01R\x06coeffs\x12\x14\n" +
 	"\x05depth\x18\n" +
-	" \x01(\rR\x05depth\"\x95\x01\n" +
+	" \x01(\rR\x05depth\x12\x18\n" +
+	"\aoffsets\x18\v \x03(\x03R\aoffsets\x12\x0e\n" +
+	"\x02n1\x18\f \x01(\rR\x02n1\"\x95\x01\n" +
 	"\x06Output\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12,\n" +
@@ -1572,7 +1601,7 @@ const file_plan_proto_rawDesc = "" +
 	"bootstraps\x12!\n" +
 	"\fkey_switches\x18\a \x01(\x04R\vkeySwitches\x12\x1c\n" +
 	"\tadditions\x18\b \x01(\x04R\tadditions\x12\x18\n" +
-	"\aencodes\x18\t \x01(\x04R\aencodes*\xa0\x01\n" +
+	"\aencodes\x18\t \x01(\x04R\aencodes*\xac\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1588,7 +1617,9 @@ const file_plan_proto_rawDesc = "" +
 	"\x04POLY\x10\t\x12\a\n" +
 	"\x03SUB\x10\n" +
 	"\x12\r\n" +
-	"\tBOOTSTRAP\x10\vB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
+	"\tBOOTSTRAP\x10\v\x12\n" +
+	"\n" +
+	"\x06LINEAR\x10\fB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
 
 var (
 	file_plan_proto_rawDescOnce sync.Once

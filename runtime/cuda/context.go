@@ -24,6 +24,9 @@ type Context struct {
 	rescale Ptr // (NQ-1) rows of L words: row level-1 = ringQ.RescaleConstants[level-1]
 	autIdx  map[uint64]Ptr
 
+	ringQ, ringP *ring.Ring
+	ks           *ksTables // key-switching tables, built on first use (keyswitch.go)
+
 	// Launches counts kernel launches per kernel name.
 	Launches map[string]int
 }
@@ -37,7 +40,8 @@ func NewContext(dev Device, ringQ, ringP *ring.Ring) (*Context, error) {
 		subs = append(subs, ringP.SubRings...)
 	}
 	N := ringQ.N()
-	c := &Context{Dev: dev, N: N, LogN: bits.Len(uint(N)) - 1, NQ: len(ringQ.SubRings), autIdx: map[uint64]Ptr{}, Launches: map[string]int{}}
+	c := &Context{Dev: dev, N: N, LogN: bits.Len(uint(N)) - 1, NQ: len(ringQ.SubRings), autIdx: map[uint64]Ptr{}, Launches: map[string]int{},
+		ringQ: ringQ, ringP: ringP}
 	L := len(subs)
 	consts := make([]uint64, 5*L)
 	rootsF := make([]uint64, L*N)
@@ -89,6 +93,7 @@ func (c *Context) Close() {
 	for _, p := range c.autIdx {
 		c.Dev.Free(p)
 	}
+	c.freeKeySwitch()
 	c.consts, c.rootsF, c.rootsB, c.rescale, c.autIdx = 0, 0, 0, 0, map[uint64]Ptr{}
 }
 
@@ -140,10 +145,23 @@ func (c *Context) NTT(dst, src Ptr, limb0, nlimbs int, lazy bool) error {
 	if err := c.check(limb0, nlimbs); err != nil {
 		return err
 	}
+	return c.ntt(dst, src, limb0, nlimbs, nlimbs, 0, lazy)
+}
+
+// NTTQP is NTT of a compact QP polynomial: nq Q limbs (chain 0..nq-1)
+// followed by np P limbs (chain NQ..NQ+np-1), in one launch per stage.
+func (c *Context) NTTQP(dst, src Ptr, nq, np int, lazy bool) error {
+	if err := c.checkQP(nq, np); err != nil {
+		return err
+	}
+	return c.ntt(dst, src, 0, nq+np, nq, c.NQ, lazy)
+}
+
+func (c *Context) ntt(dst, src Ptr, limb0, nlimbs, split, limb1 int, lazy bool) error {
 	in := src
 	for logm := 0; logm < c.LogN; logm++ {
 		if err := c.launch(KNTTForwardStage, nlimbs*c.N/2, uint64(dst), uint64(in), uint64(c.rootsF), uint64(c.consts), uint64(c.L()),
-			uint64(c.LogN), uint64(limb0), uint64(nlimbs), uint64(logm), ForwardMode(c.LogN, logm, lazy)); err != nil {
+			uint64(c.LogN), uint64(limb0), uint64(nlimbs), uint64(logm), ForwardMode(c.LogN, logm, lazy), uint64(split), uint64(limb1)); err != nil {
 			return err
 		}
 		in = dst
@@ -167,12 +185,28 @@ func (c *Context) INTT(dst, src Ptr, limb0, nlimbs int, lazy bool) error {
 			}
 		}
 		if err := c.launch(KNTTInverseStage, nlimbs*c.N/2, uint64(dst), uint64(in), uint64(c.rootsB), uint64(c.consts), uint64(c.L()),
-			uint64(c.LogN), uint64(limb0), uint64(nlimbs), uint64(logt), mode); err != nil {
+			uint64(c.LogN), uint64(limb0), uint64(nlimbs), uint64(logt), mode, uint64(nlimbs), 0); err != nil {
 			return err
 		}
 		in = dst
 	}
 	return nil
+}
+
+// checkQP checks a QP shape: 1..NQ Q limbs and 0..NP P limbs.
+func (c *Context) checkQP(nq, np int) error {
+	if nq < 1 || nq > c.NQ || np < 0 || np > c.L()-c.NQ {
+		return fmt.Errorf("cuda: %d Q and %d P limbs outside the chain of %d Q and %d P moduli", nq, np, c.NQ, c.L()-c.NQ)
+	}
+	return nil
+}
+
+// Copy copies words words from a to d (device to device, one launch).
+func (c *Context) Copy(d, a Ptr, words int) error {
+	if words < 0 {
+		return fmt.Errorf("cuda: copy of %d words", words)
+	}
+	return c.launch(KCopy, words, uint64(d), uint64(a), uint64(words))
 }
 
 func (c *Context) elem(k string, limb0, nlimbs int, ptrs ...Ptr) error {

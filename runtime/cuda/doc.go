@@ -10,9 +10,10 @@
 // The same sources compile with the host C compiler under FHEC_EMU
 // (package runtime/cuda/emu, build tag cudaemu): each kernel becomes a C
 // function run once per (block, thread). Everything above the Device
-// interface (Context: NTT stage schedules, rescale, automorphisms, ...) is
-// shared by both, and the emulation tests compare it bit for bit with
-// Lattigo's ring package.
+// interface (Context: NTT stage schedules, rescale, automorphisms, key
+// switching; Executor: whole plans instruction by instruction) is shared by
+// both, and the emulation tests compare it bit for bit with Lattigo and
+// with the CPU runtime.
 //
 // The kernels reproduce Lattigo v5.0.7's arithmetic operation for operation:
 // the same twiddle tables (Montgomery form, bit-reversed), the same lazy

@@ -71,6 +71,12 @@ const (
 	KRescalePrep     = "fhec_rescale_prep"
 	KRescaleFinish   = "fhec_rescale_finish"
 	KAutomorphismNTT = "fhec_automorphism_ntt"
+	KDecomposeCopy   = "fhec_decompose_copy"
+	KDecomposeExt    = "fhec_decompose_ext"
+	KKeySwitchDot    = "fhec_ks_dot"
+	KModDownExt      = "fhec_moddown_ext"
+	KModDownFinish   = "fhec_moddown_finish"
+	KCopy            = "fhec_copy"
 )
 
 // Kernels lists every kernel the runtime launches; each must be declared
@@ -80,15 +86,17 @@ var Kernels = []string{
 	KAdd, KSub, KNeg, KMForm, KMulMont, KMulMontAdd, KMulPlain, KTensor,
 	KRescalePrep, KRescaleFinish,
 	KAutomorphismNTT,
+	KDecomposeCopy, KDecomposeExt, KKeySwitchDot, KModDownExt, KModDownFinish, KCopy,
 }
 
 // Kernel parameter counts (every parameter is one 64-bit word).
 var kernelArity = map[string]int{
-	KNTTForwardStage: 10, KNTTInverseStage: 10,
+	KNTTForwardStage: 12, KNTTInverseStage: 12,
 	KAdd: 8, KSub: 8, KNeg: 7, KMForm: 7, KMulMont: 8, KMulMontAdd: 8,
 	KMulPlain: 11, KTensor: 11,
 	KRescalePrep: 8, KRescaleFinish: 9,
 	KAutomorphismNTT: 5,
+	KDecomposeCopy:   9, KDecomposeExt: 11, KKeySwitchDot: 12, KModDownExt: 9, KModDownFinish: 11, KCopy: 3,
 }
 
 // Arity returns the number of 64-bit parameters of kernel name.

@@ -9,6 +9,7 @@ package emu
 #include "ntt.cu"
 #include "arith.cu"
 #include "automorphism.cu"
+#include "keyswitch.cu"
 #include "emu.h"
 */
 import "C"

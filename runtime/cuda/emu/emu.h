@@ -11,8 +11,8 @@
 
 typedef void (*fhec_emu_tramp)(const u64 *a);
 
-static void t_ntt_fwd(const u64 *a) { fhec_ntt_fwd_stage(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8], a[9]); }
-static void t_ntt_inv(const u64 *a) { fhec_ntt_inv_stage(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8], a[9]); }
+static void t_ntt_fwd(const u64 *a) { fhec_ntt_fwd_stage(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]); }
+static void t_ntt_inv(const u64 *a) { fhec_ntt_inv_stage(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]); }
 static void t_add(const u64 *a) { fhec_add(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7]); }
 static void t_sub(const u64 *a) { fhec_sub(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7]); }
 static void t_neg(const u64 *a) { fhec_neg(FHEC_P(0), FHEC_P(1), FHEC_P(2), a[3], a[4], a[5], a[6]); }
@@ -24,14 +24,20 @@ static void t_tensor(const u64 *a) { fhec_tensor(FHEC_P(0), a[1], FHEC_P(2), a[3
 static void t_rescale_prep(const u64 *a) { fhec_rescale_prep(FHEC_P(0), FHEC_P(1), a[2], FHEC_P(3), a[4], a[5], a[6], a[7]); }
 static void t_rescale_finish(const u64 *a) { fhec_rescale_finish(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), a[5], a[6], a[7], a[8]); }
 static void t_automorphism_ntt(const u64 *a) { fhec_automorphism_ntt(FHEC_P(0), FHEC_P(1), FHEC_P(2), a[3], a[4]); }
+static void t_decompose_copy(const u64 *a) { fhec_decompose_copy(FHEC_P(0), FHEC_P(1), a[2], FHEC_P(3), a[4], a[5], a[6], a[7], a[8]); }
+static void t_decompose_ext(const u64 *a) { fhec_decompose_ext(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8], a[9], a[10]); }
+static void t_ks_dot(const u64 *a) { fhec_ks_dot(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), FHEC_P(5), a[6], a[7], a[8], a[9], a[10], a[11]); }
+static void t_moddown_ext(const u64 *a) { fhec_moddown_ext(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8]); }
+static void t_moddown_finish(const u64 *a) { fhec_moddown_finish(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), FHEC_P(5), a[6], a[7], a[8], a[9], a[10]); }
+static void t_copy(const u64 *a) { fhec_copy(FHEC_P(0), FHEC_P(1), a[2]); }
 
 static const struct {
 	const char *name;
 	int arity;
 	fhec_emu_tramp fn;
 } fhec_emu_kernels[] = {
-	{"fhec_ntt_fwd_stage", 10, t_ntt_fwd},
-	{"fhec_ntt_inv_stage", 10, t_ntt_inv},
+	{"fhec_ntt_fwd_stage", 12, t_ntt_fwd},
+	{"fhec_ntt_inv_stage", 12, t_ntt_inv},
 	{"fhec_add", 8, t_add},
 	{"fhec_sub", 8, t_sub},
 	{"fhec_neg", 7, t_neg},
@@ -43,6 +49,12 @@ static const struct {
 	{"fhec_rescale_prep", 8, t_rescale_prep},
 	{"fhec_rescale_finish", 9, t_rescale_finish},
 	{"fhec_automorphism_ntt", 5, t_automorphism_ntt},
+	{"fhec_decompose_copy", 9, t_decompose_copy},
+	{"fhec_decompose_ext", 11, t_decompose_ext},
+	{"fhec_ks_dot", 12, t_ks_dot},
+	{"fhec_moddown_ext", 9, t_moddown_ext},
+	{"fhec_moddown_finish", 11, t_moddown_finish},
+	{"fhec_copy", 3, t_copy},
 };
 
 /* fhec_emu_lookup returns the kernel's index, or -1; *arity gets its parameter count. */

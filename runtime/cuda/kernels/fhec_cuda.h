@@ -90,6 +90,24 @@ FHEC_DEV u64 fhec_mform(u64 a, u64 q, u64 bhi, u64 blo) {
 }
 
 /*
+ * Chain index of limb l of a polynomial whose first `split` limbs are chain
+ * entries limb0, limb0+1, ... and whose other limbs are limb1, limb1+1, ...:
+ * a QP polynomial (Q limbs from 0, then P limbs from NQ) is one launch.
+ */
+FHEC_DEV u64 fhec_chain(u64 l, u64 limb0, u64 split, u64 limb1) {
+	return l < split ? limb0 + l : limb1 + (l - split);
+}
+
+/* (hi, lo) += a*b on 128 bits (the accumulation of Lattigo's multSum). */
+FHEC_DEV void fhec_mac128(u64 *hi, u64 *lo, u64 a, u64 b) {
+	u64 mlo = a * b;
+	u64 mhi = fhec_mulhi(a, b);
+	u64 s = *lo + mlo;
+	*hi += mhi + (s < mlo ? 1 : 0);
+	*lo = s;
+}
+
+/*
  * Per-modulus constants, one entry per RNS limb of the whole chain (Q then P),
  * laid out as consecutive u64 arrays of length L in one device buffer:
  *   q[L] qinv[L] bhi[L] blo[L] ninv[L]

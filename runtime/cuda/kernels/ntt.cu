@@ -3,10 +3,11 @@
  * launch per stage, one thread per butterfly, limbs side by side.
  *
  * Data: nlimbs consecutive limbs of N words (limb l at src + l*N) whose moduli
- * are chain entries limb0 .. limb0+nlimbs-1. Twiddles: the chain's
- * RootsForward / RootsBackward tables (Montgomery form, bit-reversed order),
- * N words per chain entry, so the root of group i at stage m is
- * roots[(limb0+l)*N + m + i] exactly as in ring/ntt.go.
+ * are chain entries fhec_chain(l, limb0, split, limb1): limb0.. for l < split,
+ * limb1.. after (a QP polynomial in one launch; split = nlimbs otherwise).
+ * Twiddles: the chain's RootsForward / RootsBackward tables (Montgomery
+ * form, bit-reversed order), N words per chain entry, so the root of group i
+ * at stage m of chain entry c is roots[c*N + m + i] exactly as in ring/ntt.go.
  *
  * The host picks each stage's reduction mode to reproduce Lattigo's schedule
  * (nttUnrolled16Lazy / inttLazyUnrolled16), so even the lazy outputs agree.
@@ -20,7 +21,8 @@
 
 /* Forward stage m = 2^logm (m = 1, 2, ..., N/2), t = N/(2m). */
 FHEC_KERNEL fhec_ntt_fwd_stage(u64 *dst, const u64 *src, const u64 *roots, const u64 *C, u64 L,
-                               u64 logN, u64 limb0, u64 nlimbs, u64 logm, u64 mode) {
+                               u64 logN, u64 limb0, u64 nlimbs, u64 logm, u64 mode, u64 split,
+                               u64 limb1) {
 	u64 k = fhec_tid();
 	u64 logh = logN - 1;
 	if (k >= (nlimbs << logh)) {
@@ -33,7 +35,7 @@ FHEC_KERNEL fhec_ntt_fwd_stage(u64 *dst, const u64 *src, const u64 *roots, const
 	u64 j = b & (((u64)1 << logt) - 1);
 	u64 x = (i << (logt + 1)) + j;
 	u64 y = x + ((u64)1 << logt);
-	u64 c = limb0 + l;
+	u64 c = fhec_chain(l, limb0, split, limb1);
 	u64 q = FHEC_CONST(C, L, FHEC_C_Q, c);
 	u64 qinv = FHEC_CONST(C, L, FHEC_C_QINV, c);
 	u64 F = roots[(c << logN) + ((u64)1 << logm) + i];
@@ -64,7 +66,8 @@ FHEC_KERNEL fhec_ntt_fwd_stage(u64 *dst, const u64 *src, const u64 *roots, const
 
 /* Inverse stage with t = 2^logt (t = 1, 2, ..., N/2), h = N/(2t) groups. */
 FHEC_KERNEL fhec_ntt_inv_stage(u64 *dst, const u64 *src, const u64 *roots, const u64 *C, u64 L,
-                               u64 logN, u64 limb0, u64 nlimbs, u64 logt, u64 mode) {
+                               u64 logN, u64 limb0, u64 nlimbs, u64 logt, u64 mode, u64 split,
+                               u64 limb1) {
 	u64 k = fhec_tid();
 	u64 logh = logN - 1;
 	if (k >= (nlimbs << logh)) {
@@ -76,7 +79,7 @@ FHEC_KERNEL fhec_ntt_inv_stage(u64 *dst, const u64 *src, const u64 *roots, const
 	u64 j = b & (((u64)1 << logt) - 1);
 	u64 x = (i << (logt + 1)) + j;
 	u64 y = x + ((u64)1 << logt);
-	u64 c = limb0 + l;
+	u64 c = fhec_chain(l, limb0, split, limb1);
 	u64 q = FHEC_CONST(C, L, FHEC_C_Q, c);
 	u64 qinv = FHEC_CONST(C, L, FHEC_C_QINV, c);
 	u64 F = roots[(c << logN) + ((u64)1 << (logh - logt)) + i];
