@@ -49,6 +49,10 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 	top := len(q) - 1
 
 	feedsPoly := polyReaching(f)
+	calib, err := denseInputsBeforePoly(f, c, feedsPoly)
+	if err != nil {
+		return err
+	}
 	old := f.Ops
 	f.Ops = nil
 	f.Attrs["scales"] = "nominal"
@@ -85,7 +89,7 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 				out = x
 			case "linear":
 				low.clean = feedsPoly[r]
-				out, err = low.linear(x, constOf(f, op.Args[1]), constOf(f, op.Args[2]), r.Name)
+				out, err = low.linear(x, constOf(f, op.Args[1]), constOf(f, op.Args[2]), r.Name, calib[r])
 			case "poly":
 				if op.Float("lo", 0) != -1 || op.Float("hi", 0) != 1 {
 					err = fmt.Errorf("poly %%%s is not on [-1, 1] (run normalize-poly first)", r.Name)
@@ -124,6 +128,59 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 	}
 	f.RemoveDead()
 	return nil
+}
+
+// maxPackingSamples bounds the calibration samples the packing check reads.
+const maxPackingSamples = 256
+
+// denseInputsBeforePoly returns, for each dense layer whose result only
+// polynomials read (and their results only dense layers), its input on each calibration sample (tensor order) and
+// those polynomials: what decides whether a packing leaving partial sums is
+// safe there.
+func denseInputsBeforePoly(f *ir.Func, c *Context, feedsPoly map[*ir.Value]bool) (map[*ir.Value]*polyFeed, error) {
+	out := map[*ir.Value]*polyFeed{}
+	if len(c.Calibration) == 0 {
+		return out, nil
+	}
+	users := f.Users()
+	var cand []*ir.Op
+	for _, op := range f.Ops {
+		if op.Code != "linear" || !feedsPoly[op.Result()] {
+			continue
+		}
+		// only polynomials read it, and only dense layers read those (a
+		// slot-wise op with another value would need its layout)
+		only := len(users[op.Result()]) > 0
+		feed := &polyFeed{}
+		for _, u := range users[op.Result()] {
+			only = only && u.Code == "poly" && len(u.Floats("coeffs")) > 1 && len(users[u.Result()]) > 0
+			for _, v := range users[u.Result()] {
+				only = only && v.Code == "linear"
+			}
+			feed.polys = append(feed.polys, u.Floats("coeffs"))
+			feed.bootstrap = feed.bootstrap || u.Int("bootstrap", 0) != 0
+		}
+		if only {
+			cand = append(cand, op)
+			out[op.Result()] = feed
+		}
+	}
+	if len(cand) == 0 {
+		return out, nil
+	}
+	for s, sample := range c.Calibration {
+		if s == maxPackingSamples {
+			break
+		}
+		vals, err := ir.InterpretAll(f, sample)
+		if err != nil {
+			return nil, fmt.Errorf("calibration sample %d: %w", s, err)
+		}
+		for _, op := range cand {
+			out[op.Result()].samples = append(out[op.Result()].samples, vals[op.Args[0]].Data)
+		}
+	}
+	return out, nil
 }
 
 type lowerer struct {
@@ -172,11 +229,17 @@ func (l *lowerer) add(a, b *ir.Value, hint string) (*ir.Value, error) {
 	return l.f.Append("ckks.add", hint, nil, a, b)
 }
 
-// Relative costs used to choose a dense layer's packing: a rotation (a key
-// switch) against a ciphertext-plaintext product, as measured at logN 13
-// (about 9 ms against 0.14 ms).
+// Relative costs used to choose a dense layer's packing, measured at logN
+// 13 (level 2 of 3, one P prime) against a rotation (a full key switch,
+// about 9 ms): in a LINEAR's double-hoisted evaluation a giant step costs
+// about 0.85 of it (a decomposition and a mod-down of one polynomial), a
+// baby step about 0.12 (key product and automorphism in QP, its share of
+// the diagonal products included); a rotate-and-add fold step is a
+// rotation; a ciphertext-plaintext product about 0.02.
 const (
 	costRotation = 1.0
+	costGiant    = 0.85
+	costBaby     = 0.12
 	costPtMult   = 0.02
 )
 
@@ -191,15 +254,23 @@ type linearPacking struct {
 }
 
 func (lp linearPacking) cost() float64 {
-	return costRotation*float64(lp.babies-1+lp.giants-1+lp.folds) + costPtMult*float64(lp.D)
+	return costBaby*float64(lp.babies-1) + costGiant*float64(lp.giants-1) + costRotation*float64(lp.folds) + costPtMult*float64(lp.D)
 }
 
+// bsgs splits d diagonals into n1 baby steps (a power of two) and n2 giant
+// steps at the least cost: hoisted baby steps are cheap, so n1 is about
+// sqrt(d * costGiant / costBaby), not sqrt(d).
 func bsgs(d int) (n1, n2 int) {
-	n1 = 1
-	for n1*n1 < d {
-		n1 <<= 1
+	best := math.Inf(1)
+	for b := 1; ; b <<= 1 {
+		g := (d + b - 1) / b
+		if c := costBaby*float64(b-1) + costGiant*float64(g-1); c < best {
+			best, n1, n2 = c, b, g
+		}
+		if b >= d {
+			return n1, n2
+		}
 	}
-	return n1, (d + n1 - 1) / n1
 }
 
 func log2(n int) int {
@@ -256,18 +327,23 @@ func elementAt(l ir.Layout, pos int) int {
 	return -1
 }
 
-// linear lowers y = W x + b (see the pass comment): generalized diagonals
-// of the slot-level matrix, baby-step giant-step, a rotate-and-add fold, the
-// bias; the packing (row split or not) is chosen by choosePacking.
-func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, error) {
-	if w == nil || b == nil {
-		return nil, fmt.Errorf("linear %%%s: weight and bias must be constants", hint)
-	}
+// denseLayout is how one dense layer is packed: the packing, the diagonal
+// orientation, the fold steps and the output layout.
+type denseLayout struct {
+	lp     linearPacking
+	sign   int
+	folds  []int
+	out    ir.Layout
+	diagAt func(i, sgn int) ([]float64, bool)
+}
+
+// layoutDense packs y = W x (W is m x n) for an input of layout in. clean:
+// every slot of the result must hold an output value (no partial sums).
+func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayout {
 	m, n := w.Shape[0], w.Shape[1]
-	in := x.Type.Layout
 	pIn := in.Period
 	lp := choosePacking(in, m, l.slots/l.batch)
-	if l.clean && lp.g > 1 { // a row split leaves partial sums in the other slots
+	if clean && lp.g > 1 { // a row split leaves partial sums in the other slots
 		lp = choosePacking(in, m, in.Period)
 	}
 	L, D := lp.L, lp.D
@@ -333,7 +409,7 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 		for k := pIn / 2; k >= lp.pOut; k /= 2 { // within each replica
 			folds = append(folds, k)
 		}
-	} else if l.clean {
+	} else if clean {
 		// all steps: the output is then tiled, each slot its row's full sum
 		for k := L / 2; k >= lp.pOut; k /= 2 {
 			folds = append(folds, k)
@@ -346,6 +422,156 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 			}
 		}
 	}
+	out := ir.Layout{Len: m, Period: lp.pOut, Batch: l.batch}
+	if lp.g > 1 {
+		out = ir.Layout{Len: m, Period: lp.g * pIn, Batch: l.batch, Block: lp.pOut, Stride: pIn}
+	}
+	return &denseLayout{lp: lp, sign: sign, folds: folds, out: out, diagAt: diagAt}
+}
+
+// cost is the packing's cost with the fold steps it really takes.
+func (d *denseLayout) cost() float64 {
+	lp := d.lp
+	lp.folds = len(d.folds)
+	return lp.cost()
+}
+
+// slotValues computes, on the cleartext input x (tensor order), one period
+// L of the layer's result slots under layout d: the diagonal products, the
+// folds and the bias, as the lowered program computes them.
+func (d *denseLayout) slotValues(in ir.Layout, x, bias []float64) []float64 {
+	L, pIn := d.lp.L, in.Period
+	xs := place(in, x)
+	acc := make([]float64, L)
+	for i := 0; i < d.lp.D; i++ {
+		diag, nz := d.diagAt(i, d.sign)
+		if !nz {
+			continue
+		}
+		for j, v := range diag {
+			if v != 0 {
+				acc[j] += v * xs[((j%pIn+d.sign*i)%pIn+pIn)%pIn]
+			}
+		}
+	}
+	for _, k := range d.folds {
+		next := make([]float64, L)
+		for j := range acc {
+			next[j] = acc[j] + acc[(j+k)%L]
+		}
+		acc = next
+	}
+	bv := place(d.out, bias)
+	for j := range acc {
+		acc[j] += bv[j%d.out.Period]
+	}
+	return acc
+}
+
+// polyFeed is what decides whether a dense layer that only polynomials
+// read may leave partial sums in the slots that hold no output: its input
+// on the calibration samples and the polynomials (Chebyshev coefficients on
+// [-1, 1]) that read it.
+type polyFeed struct {
+	samples   [][]float64
+	polys     [][]float64
+	bootstrap bool // a bootstrap precedes a polynomial: its input must lie in [-1, 1]
+}
+
+// partialSumsSafe says whether packing d, which leaves partial sums in slots
+// that hold no output, is safe in front of the polynomials of feed. CKKS
+// decodes all slots together: a slot whose value is too large for the
+// modulus corrupts the others. The calibrated partial sums get the margin
+// the outputs got (the outputs' largest magnitude maps to 1 at most): at
+// that bound G, a bootstrap needs G <= 1, and each polynomial's value and
+// its highest Chebyshev power times the scale, times the slot count (the
+// worst case of decoding), must stay below half of the modulus left after
+// it (levelOut). A slot whose value is not its output's counts as a partial
+// sum.
+func (d *denseLayout) partialSumsSafe(in ir.Layout, w *ir.Const, bias []float64, feed *polyFeed, modulusOut, delta float64, slots int) bool {
+	if feed == nil || len(feed.samples) == 0 {
+		return false
+	}
+	m, n := w.Shape[0], w.Shape[1]
+	var outMax, partialMax float64
+	for _, x := range feed.samples {
+		y := make([]float64, m)
+		for r := range y {
+			y[r] = bias[r]
+			for c := 0; c < n; c++ {
+				y[r] += w.Data[r*n+c] * x[c]
+			}
+		}
+		for j, v := range d.slotValues(in, x, bias) {
+			if e := elementAt(d.out, j%d.out.Period); e >= 0 && math.Abs(v-y[e]) <= 1e-9*(1+math.Abs(y[e])) {
+				outMax = math.Max(outMax, math.Abs(v))
+			} else {
+				partialMax = math.Max(partialMax, math.Abs(v))
+			}
+		}
+	}
+	if outMax == 0 || outMax > 1 {
+		return false
+	}
+	g := partialMax / outMax
+	if g <= outMax {
+		return true // within what the outputs themselves reach
+	}
+	if feed.bootstrap && g > 1 {
+		return false
+	}
+	limit := modulusOut / 2 / delta / float64(slots)
+	for _, c := range feed.polys {
+		worst := 0.0
+		for k := 0; k <= 256; k++ {
+			t := g * (2*float64(k)/256 - 1)
+			worst = math.Max(worst, math.Abs(ir.ChebyshevEval(c, t)))
+		}
+		tk := make([]float64, len(c))
+		tk[len(c)-1] = 1
+		worst = math.Max(worst, math.Abs(ir.ChebyshevEval(tk, math.Max(g, 1))))
+		if !(worst < limit) {
+			return false
+		}
+	}
+	return true
+}
+
+// linear lowers y = W x + b (see the pass comment): generalized diagonals
+// of the slot-level matrix, baby-step giant-step, a rotate-and-add fold, the
+// bias; the packing (row split or not) is chosen by choosePacking. In front
+// of a polynomial (l.clean) a packing that leaves partial sums is used only
+// when it is cheaper and safe on the calibration inputs (partialSumsSafe).
+func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string, feed *polyFeed) (*ir.Value, error) {
+	if w == nil || b == nil {
+		return nil, fmt.Errorf("linear %%%s: weight and bias must be constants", hint)
+	}
+	m := w.Shape[0]
+	in := x.Type.Layout
+	dl := l.layoutDense(in, w, l.clean)
+	if l.clean && feed != nil {
+		// the level the polynomials leave: one for this layer's rescale, then their depth
+		lvl := x.Type.Level - 1
+		for _, c := range feed.polys {
+			lvl = min(lvl, x.Type.Level-1-ir.PolyDepth(len(c)-1))
+		}
+		if feed.bootstrap {
+			lvl = -1 // the polynomial runs after a bootstrap: only G <= 1 is checked
+		}
+		modulus := math.Inf(1)
+		if lvl >= 0 {
+			modulus = 1
+			for _, q := range l.f.Moduli()[:lvl+1] {
+				modulus *= float64(q)
+			}
+		}
+		if dirty := l.layoutDense(in, w, false); dirty.cost() < dl.cost() &&
+			dirty.partialSumsSafe(in, w, b.Data, feed, modulus, l.delta, l.slots) {
+			dl = dirty
+		}
+	}
+	lp, sign, folds, diagAt, out := dl.lp, dl.sign, dl.folds, dl.diagAt, dl.out
+	D := lp.D
 	// One ckks.linear: the runtime evaluates it baby-step giant-step with
 	// the baby rotations hoisted and the products accumulated before any
 	// key switch is finished (Lattigo's double hoisting).
@@ -390,10 +616,6 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string) (*ir.Value, e
 			return nil, err
 		}
 	}
-	out := ir.Layout{Len: m, Period: lp.pOut, Batch: l.batch}
-	if lp.g > 1 {
-		out = ir.Layout{Len: m, Period: lp.g * pIn, Batch: l.batch, Block: lp.pOut, Stride: pIn}
-	}
 	res := acc
 	if nonZero(b.Data) {
 		pt, err := l.encode(hint+".bias", place(out, b.Data), acc.Type.Level, acc.Type.Scale)
@@ -431,6 +653,10 @@ func (l *lowerer) elementwise(op *ir.Op, x *ir.Value, ct map[*ir.Value]*ir.Value
 	if y := ct[other]; y != nil {
 		if !sameShape(op.Args[0].Type.Shape, other.Type.Shape) {
 			return nil, fmt.Errorf("%s %%%s: broadcasting between encrypted operands %v and %v is not supported", op.Code, r.Name, op.Args[0].Type.Shape, other.Type.Shape)
+		}
+		if x.Type.Layout != y.Type.Layout {
+			// slot-wise ops need both operands in one layout
+			return nil, fmt.Errorf("%s %%%s: operands in different slot layouts (%v and %v)", op.Code, r.Name, x.Type.Layout, y.Type.Layout)
 		}
 		if op.Code != "mul" {
 			return l.f.Append("ckks."+op.Code, r.Name, nil, x, y)

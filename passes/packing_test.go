@@ -112,3 +112,77 @@ func mlpFunc(t *testing.T, m *onnxbuild.MLP) *ir.Func {
 	f.Results = []*ir.Value{h}
 	return f
 }
+
+// TestPartialSumsBeforePoly: a row-split packing leaves partial sums in the
+// slots that hold no output; in front of a polynomial it is taken only when
+// the calibrated partial sums, with the outputs' margin, keep the
+// polynomial far below the modulus. Random weights pass; weights whose row
+// sums cancel (partial sums a hundred times the outputs) do not.
+func TestPartialSumsBeforePoly(t *testing.T) {
+	const n, m = 200, 32
+	l := &lowerer{slots: 4096, batch: 1}
+	in := ir.Layout{Len: n, Period: 256, Batch: 1}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var samples [][]float64
+	for range 16 {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = rng.Float64()
+		}
+		samples = append(samples, x)
+	}
+	relu7 := []float64{0.212, 0.5, 0.424, 0, -0.085, 0, 0.036, 0}
+	feed := &polyFeed{samples: samples, polys: [][]float64{relu7}}
+	build := func(cancel bool) (*ir.Const, []float64) {
+		w := make([]float64, m*n)
+		for r := 0; r < m; r++ {
+			for c := 0; c < n; c++ {
+				if cancel {
+					w[r*n+c] = 0.5 // the bias below cancels the full row sum
+				} else {
+					w[r*n+c] = (rng.Float64()*2 - 1) / n
+				}
+			}
+		}
+		bias := make([]float64, m)
+		if cancel {
+			for r := range bias {
+				bias[r] = -0.5 * float64(n) / 2 // the rows' mean sum
+			}
+		}
+		// scale so that the outputs stay within [-0.5, 0.5] on the samples
+		peak := 0.0
+		for _, x := range samples {
+			for r := 0; r < m; r++ {
+				y := bias[r]
+				for c := 0; c < n; c++ {
+					y += w[r*n+c] * x[c]
+				}
+				peak = math.Max(peak, math.Abs(y))
+			}
+		}
+		for i := range w {
+			w[i] *= 0.5 / peak
+		}
+		for i := range bias {
+			bias[i] *= 0.5 / peak
+		}
+		return &ir.Const{Name: "w", Shape: []int{m, n}, Data: w}, bias
+	}
+	for _, cancel := range []bool{false, true} {
+		w, bias := build(cancel)
+		dirty := l.layoutDense(in, w, false)
+		clean := l.layoutDense(in, w, true)
+		if dirty.lp.g < 2 || dirty.cost() >= clean.cost() {
+			t.Fatalf("row split: g = %d, cost %.2f vs %.2f clean", dirty.lp.g, dirty.cost(), clean.cost())
+		}
+		safe := dirty.partialSumsSafe(in, w, bias, feed, math.Exp2(60), math.Exp2(30), 4096)
+		if safe == cancel {
+			t.Errorf("cancelling rows %v: partialSumsSafe = %v", cancel, safe)
+		}
+		// the clean packing holds every output in every slot it fills
+		if !clean.partialSumsSafe(in, w, bias, feed, math.Exp2(60), math.Exp2(30), 4096) {
+			t.Errorf("cancelling rows %v: the clean packing is judged unsafe", cancel)
+		}
+	}
+}
