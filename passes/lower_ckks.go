@@ -231,15 +231,16 @@ func (l *lowerer) add(a, b *ir.Value, hint string) (*ir.Value, error) {
 
 // Relative costs used to choose a dense layer's packing, measured at logN
 // 13 (level 2 of 3, one P prime) against a rotation (a full key switch,
-// about 9 ms): in a LINEAR's double-hoisted evaluation a giant step costs
-// about 0.85 of it (a decomposition and a mod-down of one polynomial), a
-// baby step about 0.12 (key product and automorphism in QP, its share of
-// the diagonal products included); a rotate-and-add fold step is a
-// rotation; a ciphertext-plaintext product about 0.02.
+// about 9 ms on a quiet core): in a LINEAR's double-hoisted evaluation a
+// giant step costs about as much (a decomposition, a key product, a
+// mod-down of one polynomial), a baby step 0.11 to 0.21 of it depending on
+// the load (key product and automorphism in QP, its share of the diagonal
+// products included); a rotate-and-add fold step is a rotation; a
+// ciphertext-plaintext product about 0.02.
 const (
 	costRotation = 1.0
-	costGiant    = 0.85
-	costBaby     = 0.12
+	costGiant    = 1.0
+	costBaby     = 0.15
 	costPtMult   = 0.02
 )
 

@@ -16,8 +16,12 @@
 //	                automorphism of both (rlwe.Evaluator.Automorphism); a
 //	                rotation by 0 is a copy
 //	RELINEARIZE     hybrid key switch of c2, added to (c0, c1)
-//	POLY, LINEAR    run on the host (Lattigo's polynomial and linear
-//	                transformation evaluators)
+//	LINEAR          Lattigo's double-hoisted baby-step giant-step product
+//	                (one decomposition of c1, hoisted lazy automorphisms in
+//	                QP per baby step, lazy products with the QP diagonals,
+//	                per giant step a ModDown and a key switch kept in QP,
+//	                ModDown of the result)
+//	POLY            runs on the host (Lattigo's polynomial evaluator)
 //
 // A key switch at nl Q limbs with np P limbs (Lattigo's GadgetProduct):
 // INTT of the input, then per digit (ceil(nl/np) of them) a decomposition
@@ -31,14 +35,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
 	rt "github.com/fhec/fhec/runtime/cuda"
 )
 
 // Host steps of the schedule (no kernel).
 const (
-	KHostPoly   = "host:poly_evaluator"   // POLY, by Lattigo on the host
-	KHostLinear = "host:linear_transform" // LINEAR, by Lattigo on the host
+	KHostPoly = "host:poly_evaluator" // POLY, by Lattigo on the host
 )
 
 // Launch is one kernel launch, or Count identical-shape launches (the logN
@@ -89,7 +93,7 @@ type Schedule struct {
 	NaiveBuffers, NaiveWords int
 	// Missing lists kernels the schedule uses that runtime/cuda lacks.
 	Missing []string
-	// HostSteps counts instructions left to the host (POLY, LINEAR).
+	// HostSteps counts instructions left to the host (POLY).
 	HostSteps int
 }
 
@@ -287,8 +291,17 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 			add(Launch{Kernel: KHostPoly, Threads: 0, Writes: []int{out}, Reads: []int{x}})
 			s.HostSteps++
 		case planpb.Op_LINEAR:
-			add(Launch{Kernel: KHostLinear, Threads: 0, Writes: []int{out}, Reads: []int{x}})
-			s.HostSteps++
+			if np == 0 {
+				return nil, fmt.Errorf("cuda backend: instruction %d (LINEAR): key switching needs P moduli", pc)
+			}
+			lp, err := linear(N, nl, np, N/2, ins, out, x)
+			if err != nil {
+				return nil, fmt.Errorf("cuda backend: instruction %d (LINEAR): %w", pc, err)
+			}
+			s.ScratchWords = max(s.ScratchWords, lp.scratch)
+			for _, l := range lp.launches {
+				add(l)
+			}
 		}
 		for _, l := range st.Launches {
 			if !known(l.Kernel) {
@@ -327,6 +340,15 @@ type ksPlan struct {
 // with np P limbs, as runtime/cuda.Context.GadgetProduct launches it; the
 // scratch is Context.KeySwitchScratchWords (chain of nq Q limbs).
 func keySwitch(N, nl, np, nq, out, in int) ksPlan {
+	l := append(decompose(N, nl, np, in, 1), dot(N, nl, np, 1)...)
+	l = append(l, modDown(N, nl, np, 2, out, in)...)
+	return ksPlan{launches: l, scratch: (3*(nq+np) + 3*nq) * N}
+}
+
+// decompose: the INTT of the input (nl limbs, read from in), then per
+// digit a decomposition launch and the NTT of its nl+np limbs, times
+// repeat (Context.Decompose / DecomposeNTT).
+func decompose(N, nl, np, in, repeat int) []Launch {
 	dnum := (nl + np - 1) / np
 	qp := nl + np
 	logN := logOf(N)
@@ -339,22 +361,76 @@ func keySwitch(N, nl, np, nq, out, in int) ksPlan {
 		}
 	}
 	var l []Launch
-	l = append(l, Launch{Kernel: rt.KNTTInverseStage, Count: logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{in}})
+	l = append(l, Launch{Kernel: rt.KNTTInverseStage, Count: repeat * logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{in}})
 	if cp > 0 {
-		l = append(l, Launch{Kernel: rt.KDecomposeCopy, Count: cp, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+		l = append(l, Launch{Kernel: rt.KDecomposeCopy, Count: repeat * cp, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
 	}
 	if ext > 0 {
-		l = append(l, Launch{Kernel: rt.KDecomposeExt, Count: ext, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+		l = append(l, Launch{Kernel: rt.KDecomposeExt, Count: repeat * ext, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
 	}
-	l = append(l,
-		Launch{Kernel: rt.KNTTForwardStage, Count: dnum * logN, Threads: qp * N / 2, Writes: []int{-1}, Reads: []int{-1}},
-		Launch{Kernel: rt.KKeySwitchDot, Count: dnum, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}},
-		Launch{Kernel: rt.KNTTInverseStage, Count: 2 * logN, Threads: np * N / 2, Writes: []int{-1}, Reads: []int{-1}},
-		Launch{Kernel: rt.KModDownExt, Count: 2, Threads: nl * N, Writes: []int{-1}, Reads: []int{-1}},
-		Launch{Kernel: rt.KNTTForwardStage, Count: 2 * logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{-1}},
-		Launch{Kernel: rt.KModDownFinish, Count: 2, Threads: nl * N, Writes: []int{out}, Reads: []int{-1, in}},
-	)
-	return ksPlan{launches: l, scratch: (3*(nq+np) + 3*nq) * N}
+	return append(l, Launch{Kernel: rt.KNTTForwardStage, Count: repeat * dnum * logN, Threads: qp * N / 2, Writes: []int{-1}, Reads: []int{-1}})
+}
+
+// dot: the inner products of the digits with a key, times repeat.
+func dot(N, nl, np, repeat int) []Launch {
+	dnum := (nl + np - 1) / np
+	return []Launch{{Kernel: rt.KKeySwitchDot, Count: repeat * dnum, Threads: (nl + np) * N, Writes: []int{-1}, Reads: []int{-1}}}
+}
+
+// modDown: count ModDownQPtoQNTT (INTT of the P limbs, basis extension,
+// NTT, finish), the finish writing out.
+func modDown(N, nl, np, count, out, in int) []Launch {
+	logN := logOf(N)
+	return []Launch{
+		{Kernel: rt.KNTTInverseStage, Count: count * logN, Threads: np * N / 2, Writes: []int{-1}, Reads: []int{-1}},
+		{Kernel: rt.KModDownExt, Count: count, Threads: nl * N, Writes: []int{-1}, Reads: []int{-1}},
+		{Kernel: rt.KNTTForwardStage, Count: count * logN, Threads: nl * N / 2, Writes: []int{-1}, Reads: []int{-1}},
+		{Kernel: rt.KModDownFinish, Count: count, Threads: nl * N, Writes: []int{out}, Reads: []int{-1, in}},
+	}
+}
+
+// linear: Lattigo's double-hoisted BSGS (runtime/cuda.Context.Linear) at
+// nl Q limbs with np P limbs: P·c0 and P·c1; one decomposition of c1; per
+// non-zero baby step the hoisted key product and its automorphism (with
+// P·c0 added); one lazy product launch per diagonal; per non-zero giant
+// step a ModDown, a key switch kept in QP, and per giant step one
+// accumulation launch; ModDown of both result polynomials. The scratch is
+// what Context.Linear allocates for the call.
+func linear(N, nl, np, slots int, ins *planpb.Instruction, out, in int) (ksPlan, error) {
+	n1 := int(ins.N1)
+	if n1 < 1 || n1&(n1-1) != 0 || n1 > slots {
+		return ksPlan{}, fmt.Errorf("baby step %d", n1)
+	}
+	giants, babies := plan.BSGSSplit(ins.Offsets, slots, n1)
+	diags := map[int64]bool{}
+	for _, o := range ins.Offsets {
+		diags[((o%int64(slots))+int64(slots))%int64(slots)] = true
+	}
+	nzG, nzB := len(giants), len(babies)
+	if giants[0] == 0 {
+		nzG--
+	}
+	if babies[0] == 0 {
+		nzB--
+	}
+	qp := nl + np
+	dnum := (nl + np - 1) / np
+	l := []Launch{{Kernel: rt.KMulScalarMont, Count: 2, Threads: nl * N, Writes: []int{-1}, Reads: []int{in}}}
+	l = append(l, decompose(N, nl, np, in, 1)...)
+	if nzB > 0 {
+		l = append(l, dot(N, nl, np, nzB)...)
+		l = append(l, Launch{Kernel: rt.KLinearGiant, Count: nzB, Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+	}
+	l = append(l, Launch{Kernel: rt.KLinearMAC, Count: len(diags), Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+	if nzG > 0 {
+		l = append(l, modDown(N, nl, np, nzG, -1, -1)...)
+		l = append(l, decompose(N, nl, np, -1, nzG)...)
+		l = append(l, dot(N, nl, np, nzG)...)
+	}
+	l = append(l, Launch{Kernel: rt.KLinearGiant, Count: len(giants), Threads: qp * N, Writes: []int{-1}, Reads: []int{-1}})
+	l = append(l, modDown(N, nl, np, 2, out, -1)...)
+	scratch := (2*nl + dnum*qp + 2*nzB*qp + 6*qp + 2*nl + np) * N
+	return ksPlan{launches: l, scratch: scratch}, nil
 }
 
 func logOf(n int) int {
@@ -392,7 +468,7 @@ func (s *Schedule) Summary() string {
 	msg := fmt.Sprintf("cuda schedule: %d steps, %d kernel launches; memory plan: %d ciphertext buffers (%.1f MiB + %.1f MiB scratch) for %d values (%.1f MiB without reuse)",
 		len(s.Steps), s.Launches(), len(s.Buffers), mib(s.Words()-s.ScratchWords), mib(s.ScratchWords), s.NaiveBuffers, mib(s.NaiveWords))
 	if s.HostSteps > 0 {
-		msg += fmt.Sprintf("; %d POLY/LINEAR steps on the host", s.HostSteps)
+		msg += fmt.Sprintf("; %d POLY steps on the host", s.HostSteps)
 	}
 	if len(s.Missing) > 0 {
 		msg += "; kernels not yet implemented: " + strings.Join(s.Missing, ", ")

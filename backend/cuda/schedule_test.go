@@ -160,3 +160,63 @@ func TestScheduleErrors(t *testing.T) {
 		t.Error("plan without params accepted")
 	}
 }
+
+// TestScheduleLinear: LINEAR is scheduled on the kernels (no host step):
+// P·c0 and P·c1, one hoisted decomposition, per non-zero baby step a key
+// product and an automorphism, one product per diagonal, per non-zero
+// giant step a ModDown and a key switch, one accumulation per giant step,
+// and the final ModDown of both polynomials. (The emulation test
+// TestExecutorMLP checks the schedule against the launches that ran.)
+func TestScheduleLinear(t *testing.T) {
+	p := &planpb.Plan{
+		Params: &planpb.Params{LogN: 10, Q: []uint64{1, 2, 3, 4}, P: []uint64{5}},
+		Inputs: []*planpb.Input{{Value: 0, Level: 3}},
+	}
+	var args []uint32
+	offsets := []int64{0, 1, 2, 3, -1, 6}
+	for i := range offsets {
+		p.Program = append(p.Program, &planpb.Instruction{Op: planpb.Op_ENCODE, Result: uint32(1 + i), Level: 3})
+		args = append(args, uint32(1+i))
+	}
+	res := uint32(1 + len(offsets))
+	p.Program = append(p.Program, &planpb.Instruction{Op: planpb.Op_LINEAR, Args: append([]uint32{0}, args...), Offsets: offsets, N1: 2, Result: res})
+	p.Outputs = []*planpb.Output{{Value: res}}
+	p.NumValues = res + 1
+	s, err := Build(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.HostSteps != 0 || len(s.Missing) != 0 {
+		t.Fatalf("host steps %d, missing %v", s.HostSteps, s.Missing)
+	}
+	st := s.Steps[len(s.Steps)-1]
+	count := map[string]int{}
+	for _, l := range st.Launches {
+		count[l.Kernel] += l.Count
+	}
+	// slots 512, n1 2: giants {0, 2, 6, 510}, babies {0, 1}; 4 limbs, one
+	// P prime: 4 digits per decomposition.
+	const logN, nl, dnum = 10, 4, 4
+	want := map[string]int{
+		rt.KMulScalarMont:   2,
+		rt.KLinearMAC:       6,
+		rt.KLinearGiant:     1 + 4,
+		rt.KKeySwitchDot:    dnum * (1 + 3),
+		rt.KDecomposeCopy:   dnum * (1 + 3),
+		rt.KModDownExt:      3 + 2,
+		rt.KModDownFinish:   3 + 2,
+		rt.KNTTInverseStage: logN * (1 + 3 + 3 + 2),
+		rt.KNTTForwardStage: logN * (dnum*(1+3) + 3 + 2),
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("%s: %d launches, want %d", k, count[k], n)
+		}
+	}
+	if len(count) != len(want) {
+		t.Errorf("launches %v, want %v", count, want)
+	}
+	if s.ScratchWords == 0 || st.Level != nl-1 || st.Degree != 1 {
+		t.Errorf("scratch %d, level %d, degree %d", s.ScratchWords, st.Level, st.Degree)
+	}
+}

@@ -16,10 +16,11 @@ import (
 )
 
 // Executor runs a plan's program on a Device, instruction by instruction:
-// ADD, SUB, ADD_PLAIN, MUL_PLAIN, MUL, RELINEARIZE, RESCALE and ROTATE on
-// the kernels; POLY on the host with Lattigo's polynomial evaluator (the
-// ciphertext goes down and back up). Each result is what the CPU runtime
-// (package runtime, Lattigo) computes, bit for bit, metadata included.
+// ADD, SUB, ADD_PLAIN, MUL_PLAIN, MUL, RELINEARIZE, RESCALE, ROTATE and
+// LINEAR on the kernels; POLY on the host with Lattigo's polynomial
+// evaluator (the ciphertext goes down and back up). Each result is what
+// the CPU runtime (package runtime, Lattigo) computes, bit for bit,
+// metadata included.
 // Not safe for concurrent use.
 type Executor struct {
 	ctx     *Context
@@ -31,12 +32,13 @@ type Executor struct {
 	lastUse []int
 	scratch Ptr
 
-	// host POLY and LINEAR evaluation (built on first use)
+	// LINEAR diagonals on the device, by result value
+	lin map[uint32]*LinearTransform
+
+	// host POLY evaluation (built on first use)
 	hostKeys *rlwe.MemEvaluationKeySet
 	heval    *hefloat.Evaluator
 	poly     *hefloat.PolynomialEvaluator
-	lte      *hefloat.LinearTransformationEvaluator
-	lin      map[uint32]hefloat.LinearTransformation
 
 	// Stats accumulate over Run calls.
 	Stats ExecStats
@@ -47,8 +49,9 @@ type ExecStats struct {
 	Instructions map[planpb.Op]int
 	// Launches counts kernel launches per kernel.
 	Launches map[string]int
-	// HostPolys and HostLinears count POLY and LINEAR instructions
-	// evaluated on the host.
+	// HostPolys counts POLY instructions evaluated on the host.
+	// HostLinears counts LINEAR instructions evaluated on the host: always
+	// 0 since LINEAR runs on the kernels (kept for callers that report it).
 	HostPolys, HostLinears int
 	Time                   map[planpb.Op]time.Duration
 }
@@ -84,7 +87,7 @@ func NewExecutor(dev Device, p *planpb.Plan, rlk *rlwe.RelinearizationKey, gks [
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{ctx: ctx, params: params, plan: p, gal: map[uint64]*SwitchingKey{}, plain: map[uint32]*value{}}
+	e := &Executor{ctx: ctx, params: params, plan: p, gal: map[uint64]*SwitchingKey{}, plain: map[uint32]*value{}, lin: map[uint32]*LinearTransform{}}
 	e.Stats = ExecStats{Instructions: map[planpb.Op]int{}, Launches: ctx.Launches, Time: map[planpb.Op]time.Duration{}}
 	defer func() {
 		if r := recover(); r != nil {
@@ -122,7 +125,7 @@ func NewExecutor(dev Device, p *planpb.Plan, rlk *rlwe.RelinearizationKey, gks [
 	if err := e.encode(); err != nil {
 		return nil, err
 	}
-	if e.lin, err = e.linearTransforms(); err != nil {
+	if err := e.uploadLinear(); err != nil {
 		return nil, err
 	}
 	e.lastUse = make([]int, p.NumValues)
@@ -146,6 +149,10 @@ func (e *Executor) Close() {
 		e.ctx.Dev.Free(v.ptr)
 	}
 	e.plain = map[uint32]*value{}
+	for _, t := range e.lin {
+		e.ctx.FreeLinearTransform(t)
+	}
+	e.lin = map[uint32]*LinearTransform{}
 	e.ctx.FreeKey(e.rlk)
 	for _, k := range e.gal {
 		e.ctx.FreeKey(k)
@@ -456,7 +463,7 @@ func (e *Executor) exec(ins *planpb.Instruction, vals []*value) (*value, error) 
 	case planpb.Op_POLY:
 		return e.hostPoly(ins, a)
 	case planpb.Op_LINEAR:
-		return e.hostLinear(ins, a)
+		return e.linear(ins, a)
 	}
 	return nil, fmt.Errorf("op %v is not supported by the GPU executor", ins.Op)
 }

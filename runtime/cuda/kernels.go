@@ -77,6 +77,9 @@ const (
 	KModDownExt      = "fhec_moddown_ext"
 	KModDownFinish   = "fhec_moddown_finish"
 	KCopy            = "fhec_copy"
+	KMulScalarMont   = "fhec_mul_scalar_mont"
+	KLinearMAC       = "fhec_lin_mac"
+	KLinearGiant     = "fhec_lin_giant"
 )
 
 // Kernels lists every kernel the runtime launches; each must be declared
@@ -87,6 +90,7 @@ var Kernels = []string{
 	KRescalePrep, KRescaleFinish,
 	KAutomorphismNTT,
 	KDecomposeCopy, KDecomposeExt, KKeySwitchDot, KModDownExt, KModDownFinish, KCopy,
+	KMulScalarMont, KLinearMAC, KLinearGiant,
 }
 
 // Kernel parameter counts (every parameter is one 64-bit word).
@@ -97,6 +101,7 @@ var kernelArity = map[string]int{
 	KRescalePrep: 8, KRescaleFinish: 9,
 	KAutomorphismNTT: 5,
 	KDecomposeCopy:   9, KDecomposeExt: 11, KKeySwitchDot: 12, KModDownExt: 9, KModDownFinish: 11, KCopy: 3,
+	KMulScalarMont: 8, KLinearMAC: 13, KLinearGiant: 13,
 }
 
 // Arity returns the number of 64-bit parameters of kernel name.

@@ -30,6 +30,7 @@ type ksTables struct {
 	dec     *ring.Decomposer
 	moddown map[int]Ptr // levelP -> fhec_moddown_ext / finish table
 	digits  map[[3]int]digitTable
+	pScal   map[int]Ptr // levelP -> MForm(P mod q) per chain index (linear.go)
 }
 
 // digitTable describes one decomposition digit: a one-limb digit (ptr 0,
@@ -44,6 +45,9 @@ func (c *Context) freeKeySwitch() {
 		return
 	}
 	for _, p := range c.ks.moddown {
+		c.Dev.Free(p)
+	}
+	for _, p := range c.ks.pScal {
 		c.Dev.Free(p)
 	}
 	for _, t := range c.ks.digits {
@@ -66,6 +70,7 @@ func (c *Context) tables() (*ksTables, error) {
 		dec:     ring.NewDecomposer(c.ringQ, c.ringP),
 		moddown: map[int]Ptr{},
 		digits:  map[[3]int]digitTable{},
+		pScal:   map[int]Ptr{},
 	}
 	return c.ks, nil
 }
@@ -366,6 +371,13 @@ func (c *Context) KeySwitchScratchWords() int {
 // DecomposeAndSplit then NTTLazy, as gadgetProductSinglePAndBitDecompLazy;
 // several: DecomposeSingleNTT.
 func (c *Context) Decompose(d, inv Ptr, level, levelP, digit int) error {
+	return c.decompose(d, inv, level, levelP, digit, levelP == 0)
+}
+
+// decompose is Decompose with the final NTT lazy or exact: exact is
+// DecomposeSingleNTT (rlwe.Evaluator.DecomposeNTT, the hoisted
+// decomposition) for any number of P moduli.
+func (c *Context) decompose(d, inv Ptr, level, levelP, digit int, lazy bool) error {
 	nq, np := level+1, levelP+1
 	if err := c.checkQP(nq, np); err != nil {
 		return err
@@ -391,7 +403,7 @@ func (c *Context) Decompose(d, inv Ptr, level, levelP, digit int) error {
 	if err != nil {
 		return err
 	}
-	return c.NTTQP(d, d, nq, np, levelP == 0)
+	return c.NTTQP(d, d, nq, np, lazy)
 }
 
 // GadgetProductLazy writes to acc0, acc1 (compact QP, NTT, reduced) the
@@ -418,9 +430,22 @@ func (c *Context) GadgetProductLazy(acc0, acc1, cx Ptr, level int, key *Switchin
 	if err := c.INTT(inv, cx, 0, nq, false); err != nil {
 		return err
 	}
+	return c.keyDot(acc0, acc1, level, key, func(i int) (Ptr, error) {
+		return d, c.Decompose(d, inv, level, levelP, i)
+	})
+}
+
+// keyDot accumulates the digits given by digit (in order) times the key
+// into acc0, acc1 with Lattigo's lazy reductions (the inner loop of
+// GadgetProductLazy and GadgetProductHoistedLazy).
+func (c *Context) keyDot(acc0, acc1 Ptr, level int, key *SwitchingKey, digit func(i int) (Ptr, error)) error {
+	levelP := key.LevelP
+	nq, np := level+1, levelP+1
+	dnum := (level + levelP + 1) / (levelP + 1)
 	qF, pF := c.overflowMargins(level, levelP)
 	for i := range dnum {
-		if err := c.Decompose(d, inv, level, levelP, i); err != nil {
+		d, err := digit(i)
+		if err != nil {
 			return err
 		}
 		var mode uint64

@@ -10,6 +10,7 @@ package emu
 #include "arith.cu"
 #include "automorphism.cu"
 #include "keyswitch.cu"
+#include "linear.cu"
 #include "emu.h"
 */
 import "C"

@@ -30,6 +30,9 @@ static void t_ks_dot(const u64 *a) { fhec_ks_dot(FHEC_P(0), FHEC_P(1), FHEC_P(2)
 static void t_moddown_ext(const u64 *a) { fhec_moddown_ext(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7], a[8]); }
 static void t_moddown_finish(const u64 *a) { fhec_moddown_finish(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), FHEC_P(5), a[6], a[7], a[8], a[9], a[10]); }
 static void t_copy(const u64 *a) { fhec_copy(FHEC_P(0), FHEC_P(1), a[2]); }
+static void t_mul_scalar_mont(const u64 *a) { fhec_mul_scalar_mont(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), a[4], a[5], a[6], a[7]); }
+static void t_lin_mac(const u64 *a) { fhec_lin_mac(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), FHEC_P(5), FHEC_P(6), a[7], a[8], a[9], a[10], a[11], a[12]); }
+static void t_lin_giant(const u64 *a) { fhec_lin_giant(FHEC_P(0), FHEC_P(1), FHEC_P(2), FHEC_P(3), FHEC_P(4), FHEC_P(5), FHEC_P(6), a[7], a[8], a[9], a[10], a[11], a[12]); }
 
 static const struct {
 	const char *name;
@@ -55,6 +58,9 @@ static const struct {
 	{"fhec_moddown_ext", 9, t_moddown_ext},
 	{"fhec_moddown_finish", 11, t_moddown_finish},
 	{"fhec_copy", 3, t_copy},
+	{"fhec_mul_scalar_mont", 8, t_mul_scalar_mont},
+	{"fhec_lin_mac", 13, t_lin_mac},
+	{"fhec_lin_giant", 13, t_lin_giant},
 };
 
 /* fhec_emu_lookup returns the kernel's index, or -1; *arity gets its parameter count. */

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhec/fhec"
+	backend "github.com/fhec/fhec/backend/cuda"
 	"github.com/fhec/fhec/internal/onnxbuild"
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
@@ -80,7 +81,8 @@ func cpuAndGPU(t *testing.T, p *planpb.Plan, samples int) (cpu, gpu []byte, st *
 
 // TestExecutorMLP: a square-activation MLP compiled by fhec runs on the
 // kernels instruction by instruction (its x^2 is MUL + RELINEARIZE, its
-// dense layers MUL_PLAIN, ROTATE, ADD, ADD_PLAIN, RESCALE) and the output
+// dense layers LINEAR, ROTATE, ADD, ADD_PLAIN, RESCALE), nothing on the
+// host, and the output
 // ciphertext file is byte for byte the CPU runtime's; in throughput mode
 // (one group, hoisted rotations on the CPU) and latency mode (batch 1,
 // two groups).
@@ -95,11 +97,12 @@ func TestExecutorMLP(t *testing.T) {
 			if !bytes.Equal(cpu, gpu) {
 				t.Fatalf("GPU output (%d bytes) differs from the CPU runtime's (%d bytes)", len(gpu), len(cpu))
 			}
-			// The work really ran on the kernels: every instruction but
-			// LINEAR/POLY, key switches included.
+			// The work really ran on the kernels: every instruction (POLY
+			// excepted, and this plan has none), LINEAR and key switches
+			// included; nothing on the host.
 			b := int(p.Inputs[0].Layout.Batch)
 			kernelOps(t, p, st, (tc.samples+b-1)/b)
-			for _, op := range []planpb.Op{planpb.Op_MUL, planpb.Op_RELINEARIZE, planpb.Op_ROTATE, planpb.Op_RESCALE} {
+			for _, op := range []planpb.Op{planpb.Op_LINEAR, planpb.Op_MUL, planpb.Op_RELINEARIZE, planpb.Op_ROTATE, planpb.Op_RESCALE} {
 				if st.Instructions[op] == 0 {
 					t.Errorf("no %v instruction ran", op)
 				}
@@ -109,16 +112,45 @@ func TestExecutorMLP(t *testing.T) {
 					t.Errorf("kernel %s never launched", k)
 				}
 			}
-			if st.HostPolys != 0 {
-				t.Errorf("%d POLY steps on the host in an x^2 model", st.HostPolys)
+			// The backend's schedule lists exactly the launches that ran.
+			sched, err := backend.Build(p)
+			must(t, err)
+			planned := map[string]int{}
+			for _, step := range sched.Steps {
+				for _, l := range step.Launches {
+					planned[l.Kernel] += l.Count * st.Instructions[step.Op] / max(1, opCount(p, step.Op))
+				}
+			}
+			for _, k := range cuda.Kernels {
+				if planned[k] != st.Launches[k] {
+					t.Errorf("kernel %s: %d launches, the schedule lists %d", k, st.Launches[k], planned[k])
+				}
+			}
+			if len(sched.Missing) != 0 || sched.HostSteps != 0 {
+				t.Errorf("schedule: kernels missing %v, %d host steps", sched.Missing, sched.HostSteps)
+			}
+			if st.HostPolys != 0 || st.HostLinears != 0 {
+				t.Errorf("%d POLY and %d LINEAR steps on the host in an x^2 model, want none", st.HostPolys, st.HostLinears)
 			}
 			t.Logf("%d P prime(s); instructions %v; %d key-switch inner-product launches", len(p.Params.P), st.Instructions, st.Launches[cuda.KKeySwitchDot])
 		})
 	}
 }
 
+// opCount is the number of op instructions in p's program.
+func opCount(p *planpb.Plan, op planpb.Op) int {
+	n := 0
+	for _, ins := range p.Program {
+		if ins.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
 // kernelOps checks that each instruction of p ran once per group, on the
-// kernels unless it is LINEAR or POLY (host).
+// kernels unless it is POLY (host): no LINEAR on the host, the linear
+// kernels launched when the plan has LINEAR.
 func kernelOps(t *testing.T, p *planpb.Plan, st *cuda.ExecStats, groups int) {
 	t.Helper()
 	want := map[planpb.Op]int{}
@@ -132,8 +164,12 @@ func kernelOps(t *testing.T, p *planpb.Plan, st *cuda.ExecStats, groups int) {
 			t.Errorf("%v ran %d times, the plan has %d (x groups)", op, st.Instructions[op], n)
 		}
 	}
-	if n := want[planpb.Op_LINEAR]; st.HostLinears != n {
-		t.Errorf("%d LINEAR on the host, want %d", st.HostLinears, n)
+	if st.HostLinears != 0 {
+		t.Errorf("%d LINEAR on the host, want 0 (LINEAR runs on the kernels)", st.HostLinears)
+	}
+	if n := want[planpb.Op_LINEAR]; n > 0 && (st.Launches[cuda.KLinearMAC] == 0 || st.Launches[cuda.KLinearGiant] == 0 || st.Launches[cuda.KMulScalarMont] < 2*n) {
+		t.Errorf("%d LINEAR ran but the linear kernels were not launched (%d MAC, %d giant, %d P-scalar)", n,
+			st.Launches[cuda.KLinearMAC], st.Launches[cuda.KLinearGiant], st.Launches[cuda.KMulScalarMont])
 	}
 }
 

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -14,11 +15,11 @@ import (
 	"github.com/fhec/fhec/plan/planpb"
 )
 
-// LINEAR (format 1.2) runs on the host for now: Lattigo's double-hoisted
-// baby-step giant-step product, with the diagonals encoded exactly as the
-// CPU runtime encodes them (runtime/linear.go: per giant step, in QP,
-// scale and level of the first diagonal's ENCODE). Its kernels (hoisted
-// lazy automorphisms in QP, one ModDown per giant step) are not written.
+// LINEAR (format 1.2) runs on the kernels (linear.go: Lattigo's
+// double-hoisted baby-step giant-step product, bit for bit). Its diagonals
+// are encoded on the host exactly as the CPU runtime encodes them
+// (runtime/linear.go: per giant step, in QP, scale and level of the first
+// diagonal's ENCODE) and uploaded once per executor.
 
 // linearTransforms builds the transformation of every LINEAR instruction,
 // keyed by result value.
@@ -107,28 +108,38 @@ func linearOnly(p *planpb.Plan) map[uint32]bool {
 	return only
 }
 
-// hostLinear evaluates LINEAR with Lattigo on the host, as the CPU runtime
-// on one worker.
-func (e *Executor) hostLinear(ins *planpb.Instruction, a *value) (out *value, err error) {
-	defer recoverTo(&err)
-	lt, ok := e.lin[ins.Result]
+// uploadLinear encodes every LINEAR's diagonals and uploads them.
+func (e *Executor) uploadLinear() error {
+	lts, err := e.linearTransforms()
+	if err != nil {
+		return err
+	}
+	for _, v := range slices.Sorted(maps.Keys(lts)) {
+		t, err := e.ctx.UploadLinearTransform(he.LinearTransformation(lts[v]))
+		if err != nil {
+			return fmt.Errorf("cuda: LINEAR -> value %d: %w", v, err)
+		}
+		e.lin[v] = t
+	}
+	return nil
+}
+
+// linear evaluates LINEAR on the kernels: the result is Lattigo's
+// LinearTransformationEvaluator.Evaluate of the CPU runtime, metadata
+// included (the input's, its scale times the diagonals').
+func (e *Executor) linear(ins *planpb.Instruction, a *value) (*value, error) {
+	t, ok := e.lin[ins.Result]
 	if !ok {
 		return nil, fmt.Errorf("linear transformation not prepared")
 	}
 	if a.degree != 1 {
 		return nil, fmt.Errorf("LINEAR of degree %d", a.degree)
 	}
-	if e.lte == nil {
-		e.lte = hefloat.NewLinearTransformationEvaluator(e.hostEval())
-	}
-	ct, err := e.download(a)
+	m := a.meta
+	m.Scale = m.Scale.Mul(t.Scale)
+	out, err := e.alloc(min(a.level, t.Level), 1, m)
 	if err != nil {
 		return nil, err
 	}
-	res := hefloat.NewCiphertext(e.params, 1, min(ct.Level(), lt.Level))
-	if err := e.lte.Evaluate(ct, lt, res); err != nil {
-		return nil, err
-	}
-	e.Stats.HostLinears++
-	return e.upload(res.Value[0].Coeffs, [][][]uint64{res.Value[1].Coeffs}, res.Level(), 1, res.MetaData)
+	return out, e.check(out, e.ctx.Linear(out.ptr, out.stride, a.ptr, a.stride, a.level, t, e.gal))
 }
