@@ -259,19 +259,14 @@ func (lp linearPacking) cost() float64 {
 }
 
 // bsgs splits d diagonals into n1 baby steps (a power of two) and n2 giant
-// steps at the least cost: hoisted baby steps are cheap, so n1 is about
-// sqrt(d * costGiant / costBaby), not sqrt(d).
+// steps with the fewest rotations, n1 ~ sqrt(d), ties to more baby steps
+// (hoisted ones are the cheaper).
 func bsgs(d int) (n1, n2 int) {
-	best := math.Inf(1)
-	for b := 1; ; b <<= 1 {
-		g := (d + b - 1) / b
-		if c := costBaby*float64(b-1) + costGiant*float64(g-1); c < best {
-			best, n1, n2 = c, b, g
-		}
-		if b >= d {
-			return n1, n2
-		}
+	n1 = 1
+	for n1*n1 < d {
+		n1 <<= 1
 	}
+	return n1, (d + n1 - 1) / n1
 }
 
 func log2(n int) int {
