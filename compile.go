@@ -94,8 +94,8 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 		return nil, err
 	}
 	for _, d := range AutoDegrees {
-		if d <= maxReluDegree(base.Activations) {
-			break
+		if d <= minReluDegree(base.Activations) {
+			break // every ReLU is already fitted at degree d or more
 		}
 		o := opt
 		o.ActivationDegree = d
@@ -110,11 +110,12 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 	return base, nil
 }
 
-func maxReluDegree(acts []passes.ActivationFit) int {
+// minReluDegree is the lowest degree of the fitted ReLUs (0: none).
+func minReluDegree(acts []passes.ActivationFit) int {
 	m := 0
 	for _, a := range acts {
-		if a.Function == "relu" {
-			m = max(m, a.Degree)
+		if a.Function == "relu" && (m == 0 || a.Degree < m) {
+			m = a.Degree
 		}
 	}
 	return m

@@ -103,7 +103,7 @@ func polyLipschitz(coeffs []float64, lo, hi float64) float64 {
 }
 
 // Magnitudes runs the calibration samples through f and returns the largest
-// absolute value each value took (nil without calibration data).
+// absolute value each secret value took (nil without calibration data).
 func Magnitudes(f *ir.Func, c *Context) (map[*ir.Value]float64, error) {
 	if len(c.Calibration) == 0 {
 		return nil, nil
@@ -115,9 +115,14 @@ func Magnitudes(f *ir.Func, c *Context) (map[*ir.Value]float64, error) {
 			return nil, err
 		}
 		for v, a := range vals {
-			for _, x := range a.Data {
-				mag[v] = math.Max(mag[v], math.Abs(x))
+			if !v.Type.Secret {
+				continue // constants: neither bounded nor needed
 			}
+			m := mag[v]
+			for _, x := range a.Data {
+				m = math.Max(m, math.Abs(x))
+			}
+			mag[v] = m
 		}
 	}
 	return mag, nil

@@ -39,7 +39,8 @@ type Context struct {
 	// each side, for inputs a little beyond those seen (0: DefaultRangeMargin).
 	RangeMargin float64
 	// RangeFloor: no element's activation range is taken smaller than this
-	// fraction of its layer's largest (0: DefaultRangeFloor).
+	// fraction of its layer's largest (0: chosen per layer from the
+	// calibration data, see passes.LOOTolerance; 1: layer-wide ranges).
 	RangeFloor float64
 	// SmoothTolerance is the fit error target for smooth activations
 	// (sigmoid, tanh, GELU, ...), relative to their largest magnitude on the

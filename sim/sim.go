@@ -737,6 +737,12 @@ func (s *Simulator) linear(pc int, ins *planpb.Instruction, args [][]float64, ou
 	babyNoise := map[int][]float64{}
 	giants := map[int]bool{}
 	rot := make([]float64, n)
+	// The encoding errors of the diagonals are independent: their sum is
+	// drawn once per slot, with variance sum_j rot_j^2 * EncodeStd^2.
+	var sq []float64
+	if rng != nil {
+		sq = make([]float64, n)
+	}
 	for j, off := range ins.Offsets {
 		k := mod(int(off), n)
 		copy(rot, x[k:])
@@ -759,11 +765,15 @@ func (s *Simulator) linear(pc int, ins *planpb.Instruction, args [][]float64, ou
 		for i := range out {
 			out[i] += rot[i] * d[i]
 		}
-		if rng != nil {
-			s.noise.plainMul(rng, out, rot, sc[1])
+		for i := range sq {
+			sq[i] += rot[i] * rot[i]
 		}
 	}
 	if rng != nil {
+		for i := range sq {
+			sq[i] = math.Sqrt(sq[i])
+		}
+		s.noise.plainMul(rng, out, sq, sc[1])
 		for g := range giants {
 			if g != 0 {
 				s.noise.keySwitch(rng, out, s.scale[pc])
