@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,13 +16,15 @@ import (
 	cudart "github.com/fhec/fhec/runtime/cuda"
 )
 
-// addBackendFlags gives `compile` and `run` a --backend flag (cpu, cuda).
+// addBackendFlags gives `compile`, `run` and `bench` a --backend flag (cpu, cuda).
 //
 //	compile --backend cuda   also lowers the plan to a kernel schedule and
 //	                         records it in the plan's metadata (no GPU needed)
 //	run --backend cuda       runs the plan on the GPU kernels (same output
 //	                         bytes as the CPU); without a CUDA driver it fails
 //	                         with "no CUDA driver found: ...; use --backend cpu"
+//	bench --backend cuda     single-sample latency on the GPU kernels, beside
+//	                         the CPU runtime's (same keys, same ciphertext)
 func addBackendFlags(root *cobra.Command) {
 	for _, cmd := range root.Commands() {
 		switch cmd.Name() {
@@ -29,6 +32,8 @@ func addBackendFlags(root *cobra.Command) {
 			wrapBackend(cmd, compileCUDA)
 		case "run":
 			wrapBackend(cmd, runCUDA)
+		case "bench":
+			wrapBackend(cmd, benchCUDA)
 		}
 	}
 }
@@ -75,7 +80,7 @@ func compileCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 
 // runCUDA opens the GPU first, so that a machine without one fails clearly
 // before any work; then runs the plan instruction by instruction on the
-// kernels (POLY and LINEAR on the host), with the CPU runtime's results.
+// kernels (POLY on the host), with the CPU runtime's results.
 func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 	dev, err := cudart.OpenDriver(0)
 	if err != nil {
@@ -113,5 +118,73 @@ func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "evaluated %d samples on %s in %s -> %s (%d kernel launches; %d POLY and %d LINEAR on the host)\n",
 		in.Samples(), dev.Name(), time.Since(start).Round(time.Millisecond), out, launches, st.HostPolys, st.HostLinears)
+	return nil
+}
+
+// benchCUDA opens the GPU first (a machine without one fails clearly), then
+// times the plan on one ciphertext holding one sample on the kernels and on
+// the CPU runtime, side by side.
+func benchCUDA(cmd *cobra.Command, args []string, _ func() error) error {
+	dev, err := cudart.OpenDriver(0)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	reps, _ := cmd.Flags().GetInt("reps")
+	reps = max(reps, 1)
+	p, err := plan.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	r, err := fhec.NewRuntime(p)
+	if err != nil {
+		return err
+	}
+	sk, evk, err := r.KeyGen()
+	if err != nil {
+		return err
+	}
+	x := make([]float64, p.Inputs[0].Layout.Len)
+	for i := range x {
+		x[i] = float64(i%7)/7 - 0.5
+	}
+	in, err := r.Encrypt(sk, [][][]float64{{x}})
+	if err != nil {
+		return err
+	}
+	median := func(f func() error) (time.Duration, error) {
+		var ts []time.Duration
+		for i := 0; i < reps; i++ {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			ts = append(ts, time.Since(t0))
+		}
+		slices.Sort(ts)
+		return ts[len(ts)/2], nil
+	}
+	var st *cudart.ExecStats
+	gpu, err := median(func() error {
+		_, s, err := cudart.Evaluate(dev, r.Context, evk, in)
+		st = s
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cuda backend on %s: %w", dev.Name(), err)
+	}
+	cpu, err := median(func() error {
+		_, _, err := r.Evaluate(evk, in, fhec.EvalOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	launches := 0
+	for _, n := range st.Launches {
+		launches += n
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s on %s: latency (1 sample) %.2f ms on the GPU, %.2f ms on the CPU (median of %d); %d kernel launches, %d POLY on the host\n",
+		args[0], dev.Name(), float64(gpu.Microseconds())/1000, float64(cpu.Microseconds())/1000, reps, launches, st.HostPolys)
 	return nil
 }

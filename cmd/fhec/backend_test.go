@@ -57,5 +57,9 @@ func TestBackendCUDA(t *testing.T) {
 		if !strings.Contains(err.Error(), "use --backend cpu") {
 			t.Errorf("error does not say what to do: %v", err)
 		}
+		// bench too: the driver error, before any key generation
+		if _, err := cli("bench", p("m.plan"), "--backend", "cuda"); err == nil || !strings.Contains(err.Error(), "use --backend cpu") {
+			t.Errorf("bench --backend cuda without a GPU: %v", err)
+		}
 	}
 }
