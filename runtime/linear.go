@@ -45,75 +45,89 @@ func linearOnly(p *planpb.Plan) map[uint32]bool {
 }
 
 // encodeLinear builds the linear transformation of every LINEAR
-// instruction, keyed by its result value. Diagonals are encoded in
-// parallel on workers encoders.
+// instruction, keyed by its result value (EncodeLinear, each on workers
+// encoders).
 func (c *Context) encodeLinear(workers int) (map[int]hefloat.LinearTransformation, error) {
-	prog := c.plan.Program
-	slots := c.params.MaxSlots()
 	lts := map[int]hefloat.LinearTransformation{}
+	for pc, ins := range c.plan.Program {
+		if ins.Op != planpb.Op_LINEAR {
+			continue
+		}
+		lt, err := EncodeLinear(c.params, c.plan, c.encodeOf, ins, workers)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: instruction %d (LINEAR): %w", pc, err)
+		}
+		lts[int(ins.Result)] = lt
+	}
+	return lts, nil
+}
+
+// EncodeLinear builds the Lattigo linear transformation of a LINEAR
+// instruction of plan p (encodeOf maps a value to its ENCODE instruction, or
+// nil): the diagonals broadcast as their ENCODEs say, at the first one's
+// level and scale (all must share them), in QP, each pre-rotated by its
+// giant step, with the plan's baby-step size. The CPU runtime and the CUDA
+// executor both encode with it, so their products agree bit for bit. The
+// giant steps' diagonals are encoded on workers encoders (0: every core).
+func EncodeLinear(params hefloat.Parameters, p *planpb.Plan, encodeOf func(uint32) *planpb.Instruction, ins *planpb.Instruction, workers int) (lt hefloat.LinearTransformation, err error) {
+	slots := params.MaxSlots()
+	if len(ins.Args) < 2 || len(ins.Offsets) != len(ins.Args)-1 {
+		return lt, fmt.Errorf("%d arguments and %d offsets", len(ins.Args), len(ins.Offsets))
+	}
+	n1 := int(ins.N1)
+	if n1 < 1 || n1&(n1-1) != 0 {
+		return lt, fmt.Errorf("baby-step size %d is not a power of two", n1)
+	}
+	enc0 := encodeOf(ins.Args[1])
+	if enc0 == nil {
+		return lt, fmt.Errorf("diagonal value %d is not an ENCODE result", ins.Args[1])
+	}
+	level, scale := int(enc0.Level), enc0.Scale
+	diags := hefloat.Diagonals[float64]{}
+	for j, a := range ins.Args[1:] {
+		enc := encodeOf(a)
+		if enc == nil || int(enc.Constant) >= len(p.Constants) {
+			return lt, fmt.Errorf("diagonal value %d is not an ENCODE result", a)
+		}
+		if int(enc.Level) != level || enc.Scale != scale {
+			return lt, fmt.Errorf("diagonals at different levels or scales (%d/%v and %d/%v)", level, scale, enc.Level, enc.Scale)
+		}
+		vals, err := layout.Broadcast(p.Constants[enc.Constant].Values, int(enc.Batch), slots)
+		if err != nil {
+			return lt, fmt.Errorf("diagonal %d: %w", j, err)
+		}
+		diags[int(((ins.Offsets[j]%int64(slots))+int64(slots))%int64(slots))] = vals
+	}
+	index, _, _ := he.BSGSIndex(diags.DiagonalsIndexList(), slots, n1)
+	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
+	lt = hefloat.LinearTransformation{
+		MetaData: &rlwe.MetaData{
+			PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: params.LogMaxDimensions(), Scale: rlwe.NewScale(scale), IsBatched: true},
+			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
+		},
+		N1:    n1,
+		Level: level,
+		Vec:   map[int]ringqp.Poly{},
+	}
 	type job struct {
-		pc   int
 		sub  hefloat.LinearTransformation // the diagonals of one giant step
 		diag hefloat.Diagonals[float64]
 	}
 	var jobs []job
-	for pc, ins := range prog {
-		if ins.Op != planpb.Op_LINEAR {
-			continue
+	for _, g := range utils.GetSortedKeys(index) {
+		sub := lt
+		sub.Vec = map[int]ringqp.Poly{}
+		d := hefloat.Diagonals[float64]{}
+		for _, b := range index[g] {
+			q := ringQP.NewPoly()
+			lt.Vec[g+b], sub.Vec[g+b], d[g+b] = q, q, diags[g+b]
 		}
-		enc0 := c.encodeOf(ins.Args[1])
-		if enc0 == nil {
-			return nil, fmt.Errorf("runtime: instruction %d (LINEAR): diagonal value %d is not an ENCODE result", pc, ins.Args[1])
-		}
-		level, scale := int(enc0.Level), enc0.Scale
-		diags := hefloat.Diagonals[float64]{}
-		for j, a := range ins.Args[1:] {
-			enc := c.encodeOf(a)
-			if enc == nil {
-				return nil, fmt.Errorf("runtime: instruction %d (LINEAR): diagonal value %d is not an ENCODE result", pc, a)
-			}
-			if int(enc.Level) != level || enc.Scale != scale {
-				return nil, fmt.Errorf("runtime: instruction %d (LINEAR): diagonals at different levels or scales (%d/%v and %d/%v)", pc, level, scale, enc.Level, enc.Scale)
-			}
-			vals, err := layout.Broadcast(c.plan.Constants[enc.Constant].Values, int(enc.Batch), slots)
-			if err != nil {
-				return nil, fmt.Errorf("runtime: instruction %d (LINEAR): diagonal %d: %w", pc, j, err)
-			}
-			k := int(((ins.Offsets[j] % int64(slots)) + int64(slots)) % int64(slots))
-			diags[k] = vals
-		}
-		n1 := int(ins.N1)
-		index, _, _ := he.BSGSIndex(diags.DiagonalsIndexList(), slots, n1)
-		ringQP := c.params.RingQP().AtLevel(level, c.params.MaxLevelP())
-		lt := hefloat.LinearTransformation{
-			MetaData: &rlwe.MetaData{
-				PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: c.params.LogMaxDimensions(), Scale: rlwe.NewScale(scale), IsBatched: true},
-				CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
-			},
-			LogBabyStepGianStepRatio: 0,
-			N1:                       n1,
-			Level:                    level,
-			Vec:                      map[int]ringqp.Poly{},
-		}
-		for _, g := range utils.GetSortedKeys(index) {
-			sub := lt
-			sub.Vec = map[int]ringqp.Poly{}
-			d := hefloat.Diagonals[float64]{}
-			for _, b := range index[g] {
-				p := ringQP.NewPoly()
-				lt.Vec[g+b], sub.Vec[g+b], d[g+b] = p, p, diags[g+b]
-			}
-			jobs = append(jobs, job{pc: pc, sub: sub, diag: d})
-		}
-		lts[int(ins.Result)] = lt
-	}
-	if len(jobs) == 0 {
-		return lts, nil
+		jobs = append(jobs, job{sub: sub, diag: d})
 	}
 	if workers <= 0 {
 		workers = goruntime.NumCPU()
 	}
-	base := hefloat.NewEncoder(c.params)
+	base := hefloat.NewEncoder(params)
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	ch := make(chan int)
@@ -136,12 +150,12 @@ func (c *Context) encodeLinear(workers int) (map[int]hefloat.LinearTransformatio
 	}
 	close(ch)
 	wg.Wait()
-	for k, err := range errs {
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("runtime: instruction %d (LINEAR): encoding its diagonals: %w", jobs[k].pc, err)
+			return lt, fmt.Errorf("encoding its diagonals: %w", err)
 		}
 	}
-	return lts, nil
+	return lt, nil
 }
 
 // encodeOf returns the ENCODE instruction that defines value v, or nil.

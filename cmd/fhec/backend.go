@@ -89,18 +89,7 @@ func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 	defer dev.Close()
 	evkPath, _ := cmd.Flags().GetString("eval-key")
 	out, _ := cmd.Flags().GetString("output")
-	if evkPath == "" || out == "" {
-		return fmt.Errorf("run needs --eval-key and -o")
-	}
-	r, err := fhec.LoadRuntime(args[0])
-	if err != nil {
-		return err
-	}
-	evk, err := r.ReadEvaluationKeys(evkPath)
-	if err != nil {
-		return err
-	}
-	in, err := r.ReadCiphertexts(args[1])
+	r, evk, in, err := loadServer(args[0], evkPath, args[1], out)
 	if err != nil {
 		return err
 	}

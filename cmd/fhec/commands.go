@@ -178,6 +178,27 @@ func newEncrypt() *cobra.Command {
 	return cmd
 }
 
+// loadServer reads what `run` evaluates: the plan, the evaluation keys and
+// the input ciphertexts (out: the output path, which must be given).
+func loadServer(planPath, evkPath, ctPath, out string) (*fhec.Runtime, *fhec.EvaluationKeys, *fhec.Ciphertexts, error) {
+	if evkPath == "" || out == "" {
+		return nil, nil, nil, fmt.Errorf("run needs --eval-key and -o")
+	}
+	r, err := fhec.LoadRuntime(planPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	evk, err := r.ReadEvaluationKeys(evkPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in, err := r.ReadCiphertexts(ctPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r, evk, in, nil
+}
+
 func newRun() *cobra.Command {
 	var evkPath, out string
 	var workers int
@@ -186,18 +207,7 @@ func newRun() *cobra.Command {
 		Short: "Evaluate the plan on encrypted inputs (server side: evaluation keys only)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if evkPath == "" || out == "" {
-				return fmt.Errorf("run needs --eval-key and -o")
-			}
-			r, err := fhec.LoadRuntime(args[0])
-			if err != nil {
-				return err
-			}
-			evk, err := r.ReadEvaluationKeys(evkPath)
-			if err != nil {
-				return err
-			}
-			in, err := r.ReadCiphertexts(args[1])
+			r, evk, in, err := loadServer(args[0], evkPath, args[1], out)
 			if err != nil {
 				return err
 			}
