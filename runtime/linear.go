@@ -22,9 +22,10 @@ import (
 // giant-step product: one key-switching decomposition of the input for all
 // baby steps, products accumulated in QP, one mod-down per giant step.
 
-// linearOnly marks the ENCODE results that only LINEAR instructions read as
-// diagonals: they are encoded inside the linear transformation, not alone.
-func linearOnly(p *planpb.Plan) map[uint32]bool {
+// LinearOnly marks the ENCODE results that only LINEAR instructions read as
+// diagonals: they are encoded inside the linear transformation, not alone
+// (the CUDA executor skips them too).
+func LinearOnly(p *planpb.Plan) map[uint32]bool {
 	readers := map[uint32]int{}
 	byLinear := map[uint32]int{}
 	for _, ins := range p.Program {

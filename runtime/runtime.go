@@ -101,7 +101,7 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 		c.lastUse[ins.Result] = pc
 		c.def[ins.Result] = pc
 	}
-	c.linearOnly = linearOnly(p)
+	c.linearOnly = LinearOnly(p)
 	for pc, ins := range p.Program {
 		for _, a := range ins.Args {
 			c.lastUse[a] = pc

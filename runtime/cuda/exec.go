@@ -13,6 +13,7 @@ import (
 	"github.com/fhec/fhec/layout"
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
+	"github.com/fhec/fhec/runtime"
 )
 
 // Executor runs a plan's program on a Device, instruction by instruction:
@@ -168,7 +169,7 @@ func (e *Executor) Close() {
 // uploads it.
 func (e *Executor) encode() error {
 	ecd := hefloat.NewEncoder(e.params)
-	skip := linearOnly(e.plan)
+	skip := runtime.LinearOnly(e.plan)
 	for pc, ins := range e.plan.Program {
 		if ins.Op != planpb.Op_ENCODE || skip[ins.Result] {
 			continue

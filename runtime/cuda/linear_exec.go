@@ -42,26 +42,6 @@ func (e *Executor) linearTransforms() (map[uint32]hefloat.LinearTransformation, 
 	return lts, nil
 }
 
-// linearOnly: ENCODE results read only as LINEAR diagonals (not uploaded).
-func linearOnly(p *planpb.Plan) map[uint32]bool {
-	readers, byLinear := map[uint32]int{}, map[uint32]int{}
-	for _, ins := range p.Program {
-		for j, a := range ins.Args {
-			readers[a]++
-			if ins.Op == planpb.Op_LINEAR && j > 0 {
-				byLinear[a]++
-			}
-		}
-	}
-	only := map[uint32]bool{}
-	for v, n := range byLinear {
-		if readers[v] == n && !slices.ContainsFunc(p.Outputs, func(o *planpb.Output) bool { return o.Value == v }) {
-			only[v] = true
-		}
-	}
-	return only
-}
-
 // uploadLinear encodes every LINEAR's diagonals and uploads them.
 func (e *Executor) uploadLinear() error {
 	lts, err := e.linearTransforms()
