@@ -2,6 +2,7 @@ package fhec
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"os"
 	"path/filepath"
@@ -101,10 +102,10 @@ func simulateMNIST(t testing.TB, name string, n int, opt CompileOptions) (plain,
 	okPlain, okSim := 0, 0
 	worst := 0.0
 	for i := 0; i < n; i++ {
-		if argmax(r.Reference[0][i]) == labels[i] {
+		if vec.Argmax(r.Reference[0][i]) == labels[i] {
 			okPlain++
 		}
-		if argmax(r.Noisy[0][i]) == labels[i] {
+		if vec.Argmax(r.Noisy[0][i]) == labels[i] {
 			okSim++
 		}
 		for k := range r.Noisy[0][i] {

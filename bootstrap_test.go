@@ -1,6 +1,7 @@
 package fhec
 
 import (
+	"github.com/fhec/fhec/internal/vec"
 	"slices"
 	"strings"
 	"testing"
@@ -112,8 +113,8 @@ func TestDeepModelBootstraps(t *testing.T) {
 	}
 	agree, correct := 0, 0
 	for s := range n {
-		got := digits.Argmax(y.Data[s*10 : (s+1)*10])
-		if got == digits.Argmax(ref[s*10:(s+1)*10]) {
+		got := vec.Argmax(y.Data[s*10 : (s+1)*10])
+		if got == vec.Argmax(ref[s*10:(s+1)*10]) {
 			agree++
 		}
 		if got == test.Y[s] {
@@ -189,6 +190,6 @@ func BenchmarkDeepModelSecureBootstrap(b *testing.B) {
 			b.Fatal(err)
 		}
 		ref, _ := m.Forward(x.Data)
-		b.Logf("%d bootstraps in %s: argmax %d, model %d, label %d", stats.Ops.Bootstraps, stats.Wall, digits.Argmax(y.Data[:10]), digits.Argmax(ref), test.Y[0])
+		b.Logf("%d bootstraps in %s: argmax %d, model %d, label %d", stats.Ops.Bootstraps, stats.Wall, vec.Argmax(y.Data[:10]), vec.Argmax(ref), test.Y[0])
 	}
 }

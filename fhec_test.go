@@ -1,6 +1,7 @@
 package fhec
 
 import (
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -219,7 +220,7 @@ func TestMNIST2x10(t *testing.T) {
 	agree, worst := 0, 0.0
 	for s := 0; s < 16; s++ {
 		got, want := y.Data[s*10:(s+1)*10], ref.Data[s*10:(s+1)*10]
-		if argmax(got) == argmax(want) {
+		if vec.Argmax(got) == vec.Argmax(want) {
 			agree++
 		}
 		for k := range got {
@@ -261,14 +262,4 @@ func TestPassOutputsRoundTrip(t *testing.T) {
 		}
 		check(p.Name())
 	}
-}
-
-func argmax(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] {
-			b = i
-		}
-	}
-	return b
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	goruntime "runtime"
 	"testing"
@@ -62,7 +63,7 @@ func TestLoadTest128(t *testing.T) {
 				return err
 			}
 			want, got := res[0].Data, y.Data[i*out:(i+1)*out]
-			if argmax(want) != argmax(got) {
+			if vec.Argmax(want) != vec.Argmax(got) {
 				return fmt.Errorf("sample %d: decrypted %v, plaintext %v: other diagnosis", i, got, want)
 			}
 			for j := range want {
@@ -81,14 +82,4 @@ func TestLoadTest128(t *testing.T) {
 	if rep.Correct != 40 {
 		t.Fatalf("%d/40 correct: %v", rep.Correct, rep.Errors)
 	}
-}
-
-func argmax(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] {
-			b = i
-		}
-	}
-	return b
 }

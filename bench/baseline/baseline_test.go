@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"slices"
 	"testing"
@@ -145,8 +146,8 @@ func TestBaselineMatchesModel(t *testing.T) {
 						t.Errorf("sample %d output %d: %v, want %v (|err| %.3g > bound %.3g)", s, o, y[o], want[o], d, bound)
 					}
 				}
-				if Argmax(y) != Argmax(want[:]) {
-					t.Errorf("sample %d: argmax %d, want %d", s, Argmax(y), Argmax(want[:]))
+				if vec.Argmax(y) != vec.Argmax(want[:]) {
+					t.Errorf("sample %d: argmax %d, want %d", s, vec.Argmax(y), vec.Argmax(want[:]))
 				}
 			}
 			t.Logf("max |err| %.3g (2^%.1f), predicted sigma %.3g, bound 8 sigma %.3g", worst, math.Log2(worst), sigma, bound)
@@ -289,7 +290,7 @@ func TestFhecAgreesWithBaseline(t *testing.T) {
 					simDiff = math.Max(simDiff, d)
 				}
 				exact := m.Forward(xv, act, true)
-				fa, ba, ea := Argmax(got), Argmax(y), Argmax(exact[:])
+				fa, ba, ea := vec.Argmax(got), vec.Argmax(y), vec.Argmax(exact[:])
 				if fa != ba || fa != ea {
 					t.Errorf("sample %d: argmax fhec %d, baseline %d, float64 model %d", s, fa, ba, ea)
 				}

@@ -204,14 +204,3 @@ func segDist(px, py, x0, y0, x1, y1 float64) float64 {
 	}
 	return math.Hypot(px-x0-t*dx, py-y0-t*dy)
 }
-
-// Argmax returns the index of the largest value.
-func Argmax(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"io"
 	"math"
 	"strings"
@@ -112,11 +113,11 @@ func runDemo(w io.Writer) error {
 			e = math.Max(e, math.Abs(want[j]-got[j]))
 		}
 		worst = math.Max(worst, e)
-		pw, pg := argmax(want), argmax(got)
+		pw, pg := vec.Argmax(want), vec.Argmax(got)
 		if pw == pg {
 			agree++
 		}
-		fmt.Fprintf(w, "  %-7d %-9s %-22s %-22s %-10s %-10s %.2e\n", i, d.ClassNames[int(d.Labels.Data[i])], vec(want), vec(got),
+		fmt.Fprintf(w, "  %-7d %-9s %-22s %-22s %-10s %-10s %.2e\n", i, d.ClassNames[int(d.Labels.Data[i])], formatVec(want), formatVec(got),
 			d.ClassNames[pw], d.ClassNames[pg], e)
 	}
 	fmt.Fprintf(w, "\n  max abs error %.3e; predictions agree with plaintext: %d/%d\n", worst, agree, n)
@@ -126,20 +127,10 @@ func runDemo(w io.Writer) error {
 	return nil
 }
 
-func vec(v []float64) string {
+func formatVec(v []float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
 		parts[i] = fmt.Sprintf("%.4f", x)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func argmax(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] {
-			b = i
-		}
-	}
-	return b
 }

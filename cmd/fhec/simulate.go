@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"text/tabwriter"
 	"time"
@@ -162,7 +163,7 @@ func report(s *sim.Simulator, r *sim.Run, labels []int) *simReport {
 			rep.MaxOutputError = math.Max(rep.MaxOutputError, math.Abs(got[k]-ref[k]))
 			rep.MaxOutputNoise = math.Max(rep.MaxOutputNoise, math.Abs(got[k]-clean[k]))
 		}
-		a, b := argmaxOf(got), argmaxOf(ref)
+		a, b := vec.Argmax(got), vec.Argmax(ref)
 		if a == b {
 			agree++
 		}
@@ -181,14 +182,4 @@ func report(s *sim.Simulator, r *sim.Run, labels []int) *simReport {
 		rep.ReferenceAccuracy, rep.SimulatedAccuracy = pct(okRef), pct(okSim)
 	}
 	return rep
-}
-
-func argmaxOf(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] || math.IsNaN(v[b]) {
-			b = i
-		}
-	}
-	return b
 }

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"io"
 	"math"
 	"os"
@@ -94,7 +95,7 @@ func Run(w io.Writer, csvPath string) ([]Result, error) {
 		}
 		correct := 0
 		for k, y := range yTe {
-			if train.Argmax(run.Noisy[0][k]) == y {
+			if vec.Argmax(run.Noisy[0][k]) == y {
 				correct++
 			}
 		}
@@ -131,7 +132,7 @@ func Run(w io.Writer, csvPath string) ([]Result, error) {
 				return nil, err
 			}
 			got := y.Data[3*k : 3*k+3]
-			if train.Argmax(got) == train.Argmax(want) {
+			if vec.Argmax(got) == vec.Argmax(want) {
 				agree++
 			}
 			for j := range want {

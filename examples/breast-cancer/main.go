@@ -8,11 +8,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"os"
 
 	"github.com/fhec/fhec"
 	"github.com/fhec/fhec/examples/internal/exutil"
-	"github.com/fhec/fhec/examples/internal/train"
 	"github.com/fhec/fhec/frontend"
 	"github.com/fhec/fhec/ir"
 )
@@ -40,7 +40,7 @@ func main() {
 			}
 			return res[0].Data
 		},
-		Decide: func(out []float64) string { return d.ClassNames[train.Argmax(out)] },
+		Decide: func(out []float64) string { return d.ClassNames[vec.Argmax(out)] },
 		Truth:  func(i int) string { return d.ClassNames[int(d.Labels.Data[i])] },
 		Tol:    0.5,
 	})

@@ -13,13 +13,13 @@ package main
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"math/rand/v2"
 	"os"
 
 	"github.com/fhec/fhec"
 	"github.com/fhec/fhec/examples/internal/exutil"
-	"github.com/fhec/fhec/examples/internal/train"
 	"github.com/fhec/fhec/internal/onnxbuild"
 )
 
@@ -102,7 +102,7 @@ func main() {
 		ONNX:  onnx, Calibration: cal, Inputs: q,
 		Reference: func(row []float64) []float64 { out, _ := m.Forward(row); return out },
 		Decide: func(out []float64) string {
-			b := train.Argmax(out)
+			b := vec.Argmax(out)
 			if out[b] < threshold {
 				return "no match"
 			}
@@ -111,7 +111,7 @@ func main() {
 		Truth: func(i int) string { return truth[i] },
 		Note: func(i int) string {
 			out, _ := m.Forward(probes[i])
-			return fmt.Sprintf("best plaintext score %.3f", out[train.Argmax(out)])
+			return fmt.Sprintf("best plaintext score %.3f", out[vec.Argmax(out)])
 		},
 		Tol:  0.01,
 		Show: 12,

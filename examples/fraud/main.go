@@ -10,6 +10,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -115,7 +116,7 @@ func main() {
 		Data: "SYNTHETIC card transactions (seeded generator in this file; labels from a hidden noisy rule), standardized",
 		ONNX: onnx, Calibration: cal, Inputs: q,
 		Reference: func(row []float64) []float64 { out, _ := m.Forward(row); return out },
-		Decide:    func(out []float64) string { return names[train.Argmax(out)] },
+		Decide:    func(out []float64) string { return names[vec.Argmax(out)] },
 		Truth:     func(i int) string { return names[labels[rows[i]]] },
 		Note: func(i int) string {
 			out, _ := m.Forward(x[rows[i]])

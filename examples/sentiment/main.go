@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -101,7 +102,7 @@ func main() {
 		Data: "SYNTHETIC reviews (seeded generator in this file over a 24-word vocabulary)",
 		ONNX: onnx, Calibration: cal, Inputs: q,
 		Reference: func(row []float64) []float64 { out, _ := m.Forward(row); return out },
-		Decide:    func(out []float64) string { return classes[train.Argmax(out)] },
+		Decide:    func(out []float64) string { return classes[vec.Argmax(out)] },
 		Truth:     func(i int) string { return classes[y[nTrain+i]] },
 		Note:      func(i int) string { return `"` + strings.Join(texts[nTrain+i], " ") + `"` },
 		Tol:       0.5,

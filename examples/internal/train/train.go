@@ -5,6 +5,7 @@
 package train
 
 import (
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 
 	"github.com/fhec/fhec/internal/onnxbuild"
@@ -156,20 +157,9 @@ func Accuracy(m *onnxbuild.MLP, x [][]float64, y []int) float64 {
 	ok := 0
 	for i, row := range x {
 		out, err := m.Forward(row)
-		if err == nil && Argmax(out) == y[i] {
+		if err == nil && vec.Argmax(out) == y[i] {
 			ok++
 		}
 	}
 	return float64(ok) / float64(len(x))
-}
-
-// Argmax returns the index of the largest value.
-func Argmax(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] {
-			b = i
-		}
-	}
-	return b
 }

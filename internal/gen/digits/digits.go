@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"fmt"
+	"github.com/fhec/fhec/internal/vec"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -245,20 +246,9 @@ func Accuracy(m *onnxbuild.MLP, d *Data) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if Argmax(y) == d.Y[i] {
+		if vec.Argmax(y) == d.Y[i] {
 			ok++
 		}
 	}
 	return float64(ok) / float64(len(d.X)), nil
-}
-
-// Argmax is the index of the largest value (the first on ties).
-func Argmax(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
