@@ -248,30 +248,8 @@ func (c *Context) UnmarshalEvaluationKeys(b []byte) (*EvaluationKeys, error) {
 	case has != 0:
 		return nil, fmt.Errorf("runtime: evaluation keys: %w: relinearization flag %d", ErrMalformed, has)
 	}
-	n := r.count(8)
-	twoN := uint64(2 * c.params.N())
-	for i := 0; i < n && r.err == nil; i++ {
-		blob := r.blob()
-		if r.err != nil {
-			break
-		}
-		w := &reader{b: blob}
-		gal, root := w.u64(), w.u64()
-		s.gadget(w)
-		if err := w.end(fmt.Sprintf("Galois key %d", i)); err != nil {
-			return nil, err
-		}
-		if gal%2 == 0 || gal >= twoN || root != twoN {
-			return nil, fmt.Errorf("runtime: evaluation keys: %w: Galois key %d has element %d and root %d (ring 2N = %d)", ErrMalformed, i, gal, root, twoN)
-		}
-		if k := len(evk.galois); k > 0 && gal <= evk.galois[k-1].GaloisElement {
-			return nil, fmt.Errorf("runtime: evaluation keys: %w: Galois keys not in ascending order at %d", ErrMalformed, i)
-		}
-		gk := new(rlwe.GaloisKey)
-		if err := lattigoUnmarshal(gk, blob); err != nil {
-			return nil, fmt.Errorf("runtime: Galois key %d: %w", gal, err)
-		}
-		evk.galois = append(evk.galois, gk)
+	if evk.galois, err = readGaloisKeys(r, s, uint64(2*c.params.N()), "Galois key"); err != nil {
+		return nil, err
 	}
 	if r.err == nil && r.off < len(r.b) && c.btp != nil { // optional bootstrapping section
 		if evk.btp, err = c.readBootstrapKeys(r); err != nil {
@@ -282,6 +260,38 @@ func (c *Context) UnmarshalEvaluationKeys(b []byte) (*EvaluationKeys, error) {
 		return nil, err
 	}
 	return evk, nil
+}
+
+// readGaloisKeys reads a count, then that many Galois keys of shape s in
+// ascending order of element (what names them in errors): each blob is
+// checked against the shape before Lattigo decodes it.
+func readGaloisKeys(r *reader, s *shape, twoN uint64, what string) ([]*rlwe.GaloisKey, error) {
+	var keys []*rlwe.GaloisKey
+	n := r.count(8)
+	for i := 0; i < n && r.err == nil; i++ {
+		blob := r.blob()
+		if r.err != nil {
+			break
+		}
+		w := &reader{b: blob}
+		gal, root := w.u64(), w.u64()
+		s.gadget(w)
+		if err := w.end(fmt.Sprintf("%s %d", what, i)); err != nil {
+			return nil, err
+		}
+		if gal%2 == 0 || gal >= twoN || root != twoN {
+			return nil, fmt.Errorf("runtime: evaluation keys: %w: %s %d has element %d and root %d (ring 2N = %d)", ErrMalformed, what, i, gal, root, twoN)
+		}
+		if k := len(keys); k > 0 && gal <= keys[k-1].GaloisElement {
+			return nil, fmt.Errorf("runtime: evaluation keys: %w: %ss not in ascending order at %d", ErrMalformed, what, i)
+		}
+		gk := new(rlwe.GaloisKey)
+		if err := lattigoUnmarshal(gk, blob); err != nil {
+			return nil, fmt.Errorf("runtime: %s %d: %w", what, gal, err)
+		}
+		keys = append(keys, gk)
+	}
+	return keys, nil
 }
 
 // UnmarshalCiphertexts decodes ciphertexts made for this plan's parameters

@@ -254,30 +254,9 @@ func (c *Context) readBootstrapKeys(r *reader) (*bootstrapKeys, error) {
 	case has != 0:
 		return nil, fmt.Errorf("runtime: evaluation keys: %w: encapsulation flag %d", ErrMalformed, has)
 	}
-	n := r.count(8)
-	twoN := uint64(2 * params.N())
-	for i := 0; i < n && r.err == nil; i++ {
-		blob := r.blob()
-		if r.err != nil {
-			break
-		}
-		w := &reader{b: blob}
-		gal, root := w.u64(), w.u64()
-		full.gadget(w)
-		if err := w.end(fmt.Sprintf("bootstrapping Galois key %d", i)); err != nil {
-			return nil, err
-		}
-		if gal%2 == 0 || gal >= twoN || root != twoN {
-			return nil, fmt.Errorf("runtime: evaluation keys: %w: bootstrapping Galois key %d has element %d and root %d", ErrMalformed, i, gal, root)
-		}
-		if j := len(k.galois); j > 0 && gal <= k.galois[j-1].GaloisElement {
-			return nil, fmt.Errorf("runtime: evaluation keys: %w: bootstrapping Galois keys not in ascending order at %d", ErrMalformed, i)
-		}
-		gk := new(rlwe.GaloisKey)
-		if err := lattigoUnmarshal(gk, blob); err != nil {
-			return nil, fmt.Errorf("runtime: bootstrapping Galois key %d: %w", gal, err)
-		}
-		k.galois = append(k.galois, gk)
+	var err error
+	if k.galois, err = readGaloisKeys(r, full, uint64(2*params.N()), "bootstrapping Galois key"); err != nil {
+		return nil, err
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("runtime: evaluation keys: %w", r.err)
