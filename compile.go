@@ -47,6 +47,12 @@ type CompileOptions struct {
 	// Batch is the number of samples per ciphertext (0: as many as fit, for
 	// throughput; 1: latency mode, where dense layers use the free slots).
 	Batch int
+	// FeatureMajor packs one ciphertext per input element, each holding that
+	// element of N/2 samples (4096 at logN 13): dense layers and convolutions
+	// become weighted sums of ciphertexts, with no rotation and no Galois
+	// key. The highest throughput for large batches, the worst latency for
+	// a few samples; Batch is then ignored.
+	FeatureMajor bool
 	// Insecure allows parameters below 128-bit security (tests only; the plan says so).
 	// Programs too deep for secure parameters without bootstrapping get small
 	// insecure bootstrapping parameters (seconds per bootstrap).
@@ -150,7 +156,7 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 		return nil, fmt.Errorf("input %%%s has no elements (shape %v)", f.Params[0].Name, f.Params[0].Type.Shape)
 	}
 	ctx := &passes.Context{ActivationDegree: opt.ActivationDegree, Precision: opt.Precision, Insecure: opt.Insecure, Security: opt.Security,
-		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor, Batch: opt.Batch}
+		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor, Batch: opt.Batch, FeatureMajor: opt.FeatureMajor}
 	if opt.Calibration != nil {
 		samples, err := SplitBatch(*opt.Calibration, f.Params[0].Type.Shape)
 		if err != nil {

@@ -19,6 +19,8 @@ import (
 //   - ckks.mul, ckks.mul_plain: element-wise product;
 //   - ckks.relin, ckks.rescale: identity;
 //   - ckks.linear {offsets}: sum_k rot(x, offsets[k]) * pt_k;
+//   - ckks.dot {coeffs, bias}: sum_k coeffs[k] * x_k + bias (the weights'
+//     rounding to integers is not modelled);
 //   - ckks.poly {coeffs}: the Chebyshev series ChebyshevEval(coeffs, x) per slot
 //     (the input is taken to be in [-1, 1]; it is not clamped).
 //
@@ -72,6 +74,9 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 	n, known := arity[o.Code]
 	if o.Code == "ckks.linear" {
 		n, known = len(o.Args), len(o.Args) >= 2
+	}
+	if o.Code == "ckks.dot" {
+		n, known = len(o.Args), len(o.Args) >= 1
 	}
 	if !known {
 		return nil, fmt.Errorf("the simulator does not know op %q", o.Code)
@@ -148,6 +153,20 @@ func simOp(f *Func, o *Op, slots int, vals map[*Value][]float64) ([]float64, err
 			d := args[t+1]
 			for i := range out {
 				out[i] += args[0][(i+k)%slots] * d[i]
+			}
+		}
+	case "ckks.dot":
+		coeffs := o.Floats("coeffs")
+		if len(coeffs) != n {
+			return nil, fmt.Errorf("%d coeffs for %d operands", len(coeffs), n)
+		}
+		b := o.Float("bias", 0)
+		for i := range out {
+			out[i] = b
+		}
+		for k, c := range coeffs {
+			for i, x := range args[k] {
+				out[i] += c * x
 			}
 		}
 	case "ckks.poly":

@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 			}
 			want := interpretAll(t, orig, samples)
 			prev := string(src)
-			ctx := &Context{Insecure: true, DefaultRange: 4}
+			ctx := &Context{Insecure: true, DefaultRange: 4, FeatureMajor: strings.HasPrefix(filepath.Base(in), "fm-")}
 			bound := 0.0
 			for _, pass := range Standard() {
 				f, err := ir.Parse(prev)
@@ -131,6 +131,9 @@ func interpretAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {
 func simulateAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {
 	t.Helper()
 	slots := 1 << (f.Int64("logN", 0) - 1)
+	if f.Attrs["packing"] == "feature-major" {
+		return simulateFeatureMajor(t, f, slots, samples)
+	}
 	in := f.Params[0].Type.Layout
 	tl := in.Tiled()
 	var out [][]float64
@@ -153,6 +156,33 @@ func simulateAll(t *testing.T, f *ir.Func, samples [][]float64) [][]float64 {
 	}
 	if len(out) != len(samples) {
 		t.Fatal(fmt.Sprintf("simulated %d samples, want %d", len(out), len(samples)))
+	}
+	return out
+}
+
+// simulateFeatureMajor simulates a feature-major function: parameter e is
+// element e of every sample, sample b in slot b; so is result e.
+func simulateFeatureMajor(t *testing.T, f *ir.Func, slots int, samples [][]float64) [][]float64 {
+	t.Helper()
+	if len(samples) > slots {
+		t.Fatalf("%d samples for %d slots", len(samples), slots)
+	}
+	in := make([][]float64, len(f.Params))
+	for e := range in {
+		in[e] = make([]float64, slots)
+		for b, s := range samples {
+			in[e][b] = s[e]
+		}
+	}
+	res, err := ir.Simulate(f, slots, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]float64, len(samples))
+	for b := range out {
+		for _, r := range res {
+			out[b] = append(out[b], r[b])
+		}
 	}
 	return out
 }

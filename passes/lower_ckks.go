@@ -44,6 +44,9 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 	if len(q) == 0 {
 		return fmt.Errorf("parameters not selected (run select-params first)")
 	}
+	if f.Attrs["packing"] == "feature-major" {
+		return lowerFeatureMajor(f, c)
+	}
 	batch := int(f.Int64("batch", 1))
 	delta := math.Exp2(float64(f.Int64("log_scale", 40)))
 	top := len(q) - 1

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/fhec/fhec/ir"
 )
@@ -10,7 +11,7 @@ import (
 // plaintext's level and exact scale, tracking exact scales (a rescale divides
 // by the actual prime, not by a power of two).
 //
-// Policy: a product (mul_plain, linear, mul) is rescaled lazily, right before its
+// Policy: a product (mul_plain, linear, mul, dot) is rescaled lazily, right before its
 // first use by anything other than an addition, so sums of products (the
 // diagonals of a dense layer) share one rescale. A plaintext multiplier is
 // encoded at the scale of the prime its product will be divided by, so a
@@ -101,6 +102,8 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 					pending[out] = true
 				}
 			}
+		case "ckks.dot":
+			out, err = scaleDot(f, op, q, rescaled, pending)
 		case "ckks.add_plain":
 			x := cur[op.Args[0]]
 			var pt *ir.Value
@@ -162,4 +165,39 @@ func (ManageScales) Run(f *ir.Func, c *Context) error {
 	}
 	f.RemoveDead()
 	return nil
+}
+
+// scaleDot rescales a dot's operands and sets its weight scale. Integer
+// weights (sums, differences, bias additions) are exact at weight scale 1
+// and cost no level; any other weight is scaled by the prime the following
+// rescale divides by, so the dot returns exactly to its operands' scale.
+func scaleDot(f *ir.Func, op *ir.Op, q []uint64, rescaled func(*ir.Value) (*ir.Value, error), pending map[*ir.Value]bool) (*ir.Value, error) {
+	args := make([]*ir.Value, len(op.Args))
+	for i, a := range op.Args {
+		x, err := rescaled(a)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && (x.Type.Level != args[0].Type.Level || !ir.ScalesMatch(x.Type.Scale, args[0].Type.Scale)) {
+			return nil, fmt.Errorf("operands %%%s and %%%s sit at different levels or scales (%d, 2^%.3f and %d, 2^%.3f)",
+				args[0].Name, x.Name, args[0].Type.Level, math.Log2(args[0].Type.Scale), x.Type.Level, math.Log2(x.Type.Scale))
+		}
+		args[i] = x
+	}
+	integer := true
+	for _, c := range op.Floats("coeffs") {
+		integer = integer && c == math.Trunc(c) && math.Abs(c) <= 1<<20
+	}
+	attrs := map[string]ir.Attr{"coeffs": op.Attrs["coeffs"], "bias": op.Attrs["bias"], "wscale": 1.0}
+	if !integer {
+		if args[0].Type.Level < 1 {
+			return nil, fmt.Errorf("no level left for a multiplication")
+		}
+		attrs["wscale"] = float64(q[args[0].Type.Level])
+	}
+	out, err := f.Append("ckks.dot", op.Result().Name, attrs, args...)
+	if err == nil {
+		pending[out] = !integer
+	}
+	return out, err
 }

@@ -50,6 +50,12 @@ type Context struct {
 	// power of two). 0: as many as fit (throughput); 1: latency mode, where
 	// dense layers use the free slots to split their rows.
 	Batch int
+	// FeatureMajor packs one ciphertext per tensor element, each holding
+	// that element of N/2 samples (see lower_feature_major.go): dense layers
+	// become weighted sums of ciphertexts with no rotation, the highest
+	// throughput for large batches, the worst latency for one sample. Batch
+	// is then N/2.
+	FeatureMajor bool
 	// Insecure allows parameters below 128-bit security (tests only); deep
 	// programs then get small insecure bootstrapping parameters.
 	Insecure bool

@@ -109,6 +109,9 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 	if err != nil {
 		return err
 	}
+	if c.FeatureMajor {
+		period = 1 // one element per ciphertext
+	}
 	// q0 must hold the largest value times the scale: measure it on the
 	// calibration data (2 bits of margin for unseen inputs).
 	headroom := defaultHeadroom
@@ -151,6 +154,9 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 			chosen = nil
 		}
 	}
+	if chosen == nil && c.FeatureMajor {
+		return fmt.Errorf("depth %d needs bootstrapping, which feature-major packing does not do (bootstrapping one ciphertext per element would cost more than it saves): compile without feature-major packing", depth)
+	}
 	if chosen == nil {
 		if chosen, err = selectBootstrapped(f, depth, period, target, c.Insecure); err != nil {
 			return err
@@ -164,7 +170,9 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 	f.Attrs["q"] = u64s(chosen.Q)
 	f.Attrs["p"] = u64s(chosen.P)
 	f.Attrs["log_scale"] = int64(chosen.LogScale)
-	if c.Batch > 0 { // fewer samples per ciphertext than fit: latency mode
+	if c.FeatureMajor {
+		f.Attrs["packing"] = "feature-major"
+	} else if c.Batch > 0 { // fewer samples per ciphertext than fit: latency mode
 		chosen.Batch = min(nextPow2(c.Batch), chosen.Batch)
 	}
 	f.Attrs["batch"] = int64(chosen.Batch)

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"math"
 	"sort"
 
 	"github.com/fhec/fhec/plan/planpb"
@@ -44,4 +45,50 @@ func nonZero(v []int) []int {
 		}
 	}
 	return out
+}
+
+// DotTerms is the number of ciphertext products a DOT instruction performs:
+// its nonzero weights (a zero weight is skipped).
+func DotTerms(ins *planpb.Instruction) int {
+	n := 0
+	for _, c := range ins.Coeffs {
+		if math.Round(c*ins.Scale) != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// InputValues lists the SSA ids of an input's ciphertexts: one per element
+// under feature-major packing, else the one value.
+func InputValues(in *planpb.Input) []uint32 {
+	if len(in.ElementValues) > 0 {
+		return in.ElementValues
+	}
+	return []uint32{in.Value}
+}
+
+// OutputValues lists the SSA ids of an output's ciphertexts (see InputValues).
+func OutputValues(out *planpb.Output) []uint32 {
+	if len(out.ElementValues) > 0 {
+		return out.ElementValues
+	}
+	return []uint32{out.Value}
+}
+
+// InputLen is the number of values per sample of an input: its elements
+// under feature-major packing, else its layout's length.
+func InputLen(in *planpb.Input) int {
+	if len(in.GetElementValues()) > 0 {
+		return len(in.ElementValues)
+	}
+	return int(in.GetLayout().GetLen())
+}
+
+// OutputLen is the number of values per sample of an output (see InputLen).
+func OutputLen(out *planpb.Output) int {
+	if len(out.GetElementValues()) > 0 {
+		return len(out.ElementValues)
+	}
+	return int(out.GetLayout().GetLen())
 }

@@ -28,10 +28,12 @@ import (
 //
 // Versions: 1.0 first release; 1.1 adds Metadata.layers (per-layer summary);
 // 1.2 adds the LINEAR instruction (hoisted baby-step giant-step diagonals).
+// 1.3 adds feature-major packing: the DOT instruction and element_values on
+// inputs and outputs.
 const (
 	Magic        = "FHECPLAN"
 	VersionMajor = 1
-	VersionMinor = 2
+	VersionMinor = 3
 
 	headerSize   = 8 + 2 + 2 + 8
 	checksumSize = sha256.Size

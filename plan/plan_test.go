@@ -169,8 +169,8 @@ func TestCorruption(t *testing.T) {
 			binary.LittleEndian.PutUint16(b[10:], 0)
 			return b
 		}), ErrVersion,
-			"plan format 2.0 is newer than this fhec reads (1.x; it writes 1.2); upgrade fhec"},
-		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "plan format 0.2 is older than this fhec reads (1.x; it writes 1.2)"},
+			"plan format 2.0 is newer than this fhec reads (1.x; it writes 1.3); upgrade fhec"},
+		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "plan format 0.3 is older than this fhec reads (1.x; it writes 1.3)"},
 		{"trailing bytes", append(bytes.Clone(good), 0), ErrTrailingData, "1 bytes after"},
 		{"garbage payload", frame([]byte{0xff, 0xff, 0xff}, 1, 0), ErrInvalid, "not a valid plan message"},
 		{"empty payload", frame(nil, 1, 0), ErrInvalid, "no params"},

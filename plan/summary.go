@@ -101,6 +101,9 @@ type IOSummary struct {
 	Batch     int      `json:"batch"`
 	Level     int      `json:"level"`
 	ClientOps []string `json:"clientOps,omitempty"`
+	// Ciphertexts per group of Batch samples: 1, or one per element under
+	// feature-major packing.
+	Ciphertexts int `json:"ciphertexts"`
 }
 
 // OpCountsSummary mirrors planpb.OpCounts.
@@ -254,17 +257,19 @@ func Summarize(p *planpb.Plan) (*Summary, error) {
 	s.SecretKeyFileBytes = frameBytes + 8 + s.SecretKeyBytes
 
 	// Inputs, outputs, ciphertexts.
-	inLevel, outLevel := 0, 0
+	inLevel, outLevel, inCts, outCts := 0, 0, 0, 0
 	for _, in := range p.Inputs {
-		s.Inputs = append(s.Inputs, IOSummary{Name: in.Name, Shape: nonNil(in.Shape), Len: int(in.Layout.Len), Period: int(in.Layout.Period),
-			Batch: int(in.Layout.Batch), Level: int(in.Level)})
+		s.Inputs = append(s.Inputs, IOSummary{Name: in.Name, Shape: nonNil(in.Shape), Len: InputLen(in), Period: int(in.Layout.Period),
+			Batch: int(in.Layout.Batch), Level: int(in.Level), Ciphertexts: len(InputValues(in))})
+		inCts += len(InputValues(in))
 		inLevel = max(inLevel, int(in.Level))
 		s.SamplesPerCiphertext = int(in.Layout.Batch)
 	}
 	for _, out := range p.Outputs {
 		lvl := info[out.Value].Level
-		s.Outputs = append(s.Outputs, IOSummary{Name: out.Name, Shape: nonNil(out.Shape), Len: int(out.Layout.Len), Period: int(out.Layout.Period),
-			Batch: int(out.Layout.Batch), Level: lvl, ClientOps: out.ClientOps})
+		s.Outputs = append(s.Outputs, IOSummary{Name: out.Name, Shape: nonNil(out.Shape), Len: OutputLen(out), Period: int(out.Layout.Period),
+			Batch: int(out.Layout.Batch), Level: lvl, ClientOps: out.ClientOps, Ciphertexts: len(OutputValues(out))})
+		outCts += len(OutputValues(out))
 		outLevel = max(outLevel, lvl)
 	}
 	s.CiphertextBytes = CiphertextBytes(params, 1, inLevel)
@@ -280,7 +285,7 @@ func Summarize(p *planpb.Plan) (*Summary, error) {
 	s.EstimatedModMults, s.PlaintextBytes, s.ServerPerWorkerBytes = estimate(p, info, params)
 	s.ServerPeakBytes = s.EvalKeyBytes + s.PlaintextBytes + s.ServerPerWorkerBytes
 	keygen := s.SecretKeyBytes + s.EvalKeyBytes
-	encdec := s.SecretKeyBytes + int64(max(len(p.Inputs), 1))*s.CiphertextBytes + int64(len(p.Outputs))*s.OutputCiphertextBytes
+	encdec := s.SecretKeyBytes + int64(max(inCts, 1))*s.CiphertextBytes + int64(outCts)*s.OutputCiphertextBytes
 	s.ClientPeakBytes = max(keygen, encdec)
 
 	c := p.Metadata.GetOpCounts()
@@ -367,11 +372,15 @@ func estimate(p *planpb.Plan, info []ValueInfo, params hefloat.Parameters) (modM
 		}
 	}
 	for _, out := range p.Outputs {
-		last[out.Value] = len(p.Program)
+		for _, v := range OutputValues(out) {
+			last[v] = len(p.Program)
+		}
 	}
 	var live, peak int64
 	for _, in := range p.Inputs {
-		live += ctBytes(info[in.Value])
+		for _, v := range InputValues(in) {
+			live += ctBytes(info[v])
+		}
 	}
 	peak = live
 	for pc, ins := range p.Program {
@@ -398,6 +407,8 @@ func estimate(p *planpb.Plan, info []ValueInfo, params hefloat.Parameters) (modM
 			giants, babies := LinearRotations(ins, params.MaxSlots())
 			modMults += float64(len(giants))*keySwitch(level) + 0.5*float64(len(babies))*keySwitch(level)
 			modMults += float64(len(ins.Offsets)) * 2 * (k + alpha) * n
+		case planpb.Op_DOT:
+			modMults += float64(DotTerms(ins)) * float64(res.Degree+1) * k * n
 		case planpb.Op_RELINEARIZE:
 			modMults += keySwitch(level)
 		case planpb.Op_RESCALE:

@@ -177,9 +177,12 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 	}
 
 	// Values.
-	total := uint64(len(p.Inputs)) + uint64(len(p.Program))
+	total := uint64(len(p.Program))
+	for _, in := range p.Inputs {
+		total += uint64(len(InputValues(in)))
+	}
 	if uint64(p.NumValues) > total {
-		return nil, fmt.Errorf("%w: num_values %d exceeds the %d inputs and instructions that could define them", ErrInvalid, p.NumValues, total)
+		return nil, fmt.Errorf("%w: num_values %d exceeds the %d input ciphertexts and instructions that could define them", ErrInvalid, p.NumValues, total)
 	}
 	info := make([]ValueInfo, p.NumValues)
 	define := func(where string, id uint32, v ValueInfo) error {
@@ -231,7 +234,7 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 			return nil, fmt.Errorf("%w: %s: duplicate input name", ErrInvalid, where)
 		}
 		names[in.Name] = true
-		if err := checkLayout(where, in.Layout, in.Shape); err != nil {
+		if err := checkLayout(where, in.Layout, elementShape(in.Shape, in.ElementValues)); err != nil {
 			return nil, err
 		}
 		if int(in.Level) > maxLevel {
@@ -239,6 +242,20 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		}
 		if !validScale(in.Scale) {
 			return nil, fmt.Errorf("%w: %s: scale %v is not a positive finite number", ErrInvalid, where, in.Scale)
+		}
+		if len(in.ElementValues) > 0 {
+			if err := checkElements(where, in.Layout, in.Shape, in.ElementValues, slots); err != nil {
+				return nil, err
+			}
+			if in.Value != in.ElementValues[0] {
+				return nil, fmt.Errorf("%w: %s: value %d is not element_values[0] = %d", ErrInvalid, where, in.Value, in.ElementValues[0])
+			}
+			for _, v := range in.ElementValues {
+				if err := define(where, v, ValueInfo{Degree: 1, Level: int(in.Level)}); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		if err := define(where, in.Value, ValueInfo{Degree: 1, Level: int(in.Level)}); err != nil {
 			return nil, err
@@ -346,6 +363,8 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		case planpb.Op_LINEAR:
 			err = checkLinear(where, ins, args, slots, func(g uint64) bool { return g == 1 || galois[g] }, params.GaloisElement)
 			res = ValueInfo{Degree: 1, Level: args[0].Level}
+		case planpb.Op_DOT:
+			res, err = checkDot(where, ins, args)
 		case planpb.Op_BOOTSTRAP:
 			if err = needCipher(0, 1); err == nil && btpOutLevel < 0 {
 				err = fmt.Errorf("%w: %s needs params.bootstrapping and keys.bootstrapping", ErrInvalid, where)
@@ -366,14 +385,26 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 			return nil, fmt.Errorf("%w: %s: duplicate output name", ErrInvalid, where)
 		}
 		names[out.Name] = true
-		if err := checkLayout(where, out.Layout, out.Shape); err != nil {
+		if err := checkLayout(where, out.Layout, elementShape(out.Shape, out.ElementValues)); err != nil {
 			return nil, err
 		}
-		if out.Value >= p.NumValues || !info[out.Value].Defined {
-			return nil, fmt.Errorf("%w: %s: value %d is not defined", ErrInvalid, where, out.Value)
+		vals := []uint32{out.Value}
+		if len(out.ElementValues) > 0 {
+			if err := checkElements(where, out.Layout, out.Shape, out.ElementValues, slots); err != nil {
+				return nil, err
+			}
+			if out.Value != out.ElementValues[0] {
+				return nil, fmt.Errorf("%w: %s: value %d is not element_values[0] = %d", ErrInvalid, where, out.Value, out.ElementValues[0])
+			}
+			vals = out.ElementValues
 		}
-		if v := info[out.Value]; v.Plain || v.Degree != 1 {
-			return nil, fmt.Errorf("%w: %s: value %d must be a degree-1 ciphertext (plaintext=%v, degree %d)", ErrInvalid, where, out.Value, v.Plain, v.Degree)
+		for _, v := range vals {
+			if v >= p.NumValues || !info[v].Defined {
+				return nil, fmt.Errorf("%w: %s: value %d is not defined", ErrInvalid, where, v)
+			}
+			if vi := info[v]; vi.Plain || vi.Degree != 1 {
+				return nil, fmt.Errorf("%w: %s: value %d must be a degree-1 ciphertext (plaintext=%v, degree %d)", ErrInvalid, where, v, vi.Plain, vi.Degree)
+			}
 		}
 	}
 	if err := checkMetadata(p.Metadata); err != nil {
@@ -451,6 +482,77 @@ var numArgs = map[planpb.Op]int{
 	planpb.Op_POLY:        1,
 	planpb.Op_BOOTSTRAP:   1,
 	planpb.Op_LINEAR:      -2, // at least: the ciphertext and one diagonal
+	planpb.Op_DOT:         -1,
+}
+
+// MaxDotWeight bounds |coeffs[k] * scale| in a DOT instruction: the rounded
+// weight must be an exact int64.
+const MaxDotWeight = 1 << 62
+
+// checkDot checks a DOT instruction: ciphertexts of one level and degree,
+// one finite coefficient each, integer weights that fit an int64, a finite bias.
+func checkDot(where string, ins *planpb.Instruction, args []ValueInfo) (ValueInfo, error) {
+	if len(ins.Coeffs) != len(args) {
+		return ValueInfo{}, fmt.Errorf("%w: %s: %d coefficients for %d arguments", ErrInvalid, where, len(ins.Coeffs), len(args))
+	}
+	if !validScale(ins.Scale) {
+		return ValueInfo{}, fmt.Errorf("%w: %s: weight scale %v is not a positive finite number", ErrInvalid, where, ins.Scale)
+	}
+	if math.IsNaN(ins.Bias) || math.IsInf(ins.Bias, 0) {
+		return ValueInfo{}, fmt.Errorf("%w: %s: bias is %v", ErrInvalid, where, ins.Bias)
+	}
+	for k, a := range args {
+		switch {
+		case a.Plain:
+			return ValueInfo{}, fmt.Errorf("%w: %s: argument %d (value %d) is a plaintext, want a ciphertext", ErrInvalid, where, k, ins.Args[k])
+		case a.Level != args[0].Level || a.Degree != args[0].Degree:
+			return ValueInfo{}, fmt.Errorf("%w: %s: argument %d (value %d) is at level %d degree %d, argument 0 at level %d degree %d; all must agree",
+				ErrInvalid, where, k, ins.Args[k], a.Level, a.Degree, args[0].Level, args[0].Degree)
+		}
+		c := ins.Coeffs[k]
+		if math.IsNaN(c) || math.IsInf(c, 0) || math.Abs(c*ins.Scale) >= MaxDotWeight {
+			return ValueInfo{}, fmt.Errorf("%w: %s: coefficient %d (%v) times the scale %v is not an int64 weight", ErrInvalid, where, k, c, ins.Scale)
+		}
+	}
+	return ValueInfo{Degree: args[0].Degree, Level: args[0].Level}, nil
+}
+
+// elementShape is the shape a layout describes: one element per ciphertext
+// under feature-major packing, else the tensor's shape.
+func elementShape(shape []int64, elements []uint32) []int64 {
+	if len(elements) > 0 {
+		return []int64{1}
+	}
+	return shape
+}
+
+// checkElements checks a feature-major input or output: a {1, 1, slots}
+// layout and one distinct value per element of the shape.
+func checkElements(where string, l *planpb.Layout, shape []int64, elements []uint32, slots int) error {
+	if l.Len != 1 || l.Period != 1 || int(l.Batch) != slots || l.Block != 0 {
+		return fmt.Errorf("%w: %s: feature-major layout must be {len 1, period 1, batch %d}", ErrInvalid, where, slots)
+	}
+	prod := int64(1)
+	for _, d := range shape {
+		if d < 1 || d > 1<<24 {
+			return fmt.Errorf("%w: %s: shape %v has a dimension outside [1, 2^24]", ErrInvalid, where, shape)
+		}
+		prod *= d
+		if prod > 1<<24 {
+			return fmt.Errorf("%w: %s: shape %v has more than 2^24 elements", ErrInvalid, where, shape)
+		}
+	}
+	if prod != int64(len(elements)) {
+		return fmt.Errorf("%w: %s: shape %v has %d elements, element_values lists %d", ErrInvalid, where, shape, prod, len(elements))
+	}
+	seen := make(map[uint32]bool, len(elements))
+	for _, v := range elements {
+		if seen[v] {
+			return fmt.Errorf("%w: %s: value %d listed twice in element_values", ErrInvalid, where, v)
+		}
+		seen[v] = true
+	}
+	return nil
 }
 
 // checkLinear checks a LINEAR instruction: a degree-1 ciphertext, one

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/runtime"
 )
 
@@ -621,11 +622,11 @@ func (s *Server) planInfo() ([]byte, error) {
 	}
 	for _, in := range p.Inputs {
 		lvl, ls := int(in.Level), math.Log2(in.Scale)
-		info.Inputs = append(info.Inputs, TensorInfo{Name: in.Name, Shape: in.Shape, Len: int(in.Layout.GetLen()),
+		info.Inputs = append(info.Inputs, TensorInfo{Name: in.Name, Shape: in.Shape, Len: plan.InputLen(in),
 			Period: int(in.Layout.GetPeriod()), Batch: int(in.Layout.GetBatch()), Level: &lvl, LogScale: &ls})
 	}
 	for _, o := range p.Outputs {
-		info.Outputs = append(info.Outputs, TensorInfo{Name: o.Name, Shape: o.Shape, Len: int(o.Layout.GetLen()),
+		info.Outputs = append(info.Outputs, TensorInfo{Name: o.Name, Shape: o.Shape, Len: plan.OutputLen(o),
 			Period: int(o.Layout.GetPeriod()), Batch: int(o.Layout.GetBatch()), ClientOps: o.ClientOps})
 	}
 	b, err := json.MarshalIndent(info, "", "  ")

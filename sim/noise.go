@@ -39,9 +39,14 @@ var DefaultNoise = NoiseConstants{KeySwitch: 0.85, Poly: 1.1, Bootstrap: 1e-5}
 //	encoding (rounding to integers)       v = 1/12            std = sqrt(N/24) / scale
 //	fresh encryption (secret key)         v = sigma^2 + 1/12  std = sqrt(N (sigma^2 + 1/12) / 2) / scale
 //	rescale (rounding c0 + c1 s)          v = (1 + h)/12      std = sqrt(N (1 + h) / 24) / scale'
+//	rescale of a degree-2 ciphertext      v = (1 + h + 2h^2)/12 (rounding c2 s^2 too: |s(z)|^4
+//	  (before relinearization)              has mean 2h^2 at a slot z)  std = sqrt(N (1 + h + 2h^2) / 24) / scale'
 //	key switch (ModDown rounding)         KeySwitch x the rescale error at that scale
 //	plaintext multiply by pt at scale Dp  x * (encoding error of pt) = x * sqrt(N/24) / Dp
 //	polynomial evaluation                 Poly x rescale error at the output scale x sqrt(1 + sum |c_k|)
+//	DOT (integer weights w_k)             none of its own: sum_k |w_k| x the operands' noise, which
+//	                                      the simulated operands carry (the rounding of the weights
+//	                                      round(c W)/W - c is applied as a value error)
 //
 // Each term is drawn independently per slot from a normal distribution.
 type NoiseModel struct {
@@ -87,6 +92,16 @@ func (m *NoiseModel) encode(rng *rand.Rand, v []float64, scale float64) {
 func (m *NoiseModel) rescale(rng *rand.Rand, v []float64, scale float64) {
 	addNormal(rng, v, m.RescaleStd(scale))
 }
+func (m *NoiseModel) rescale2(rng *rand.Rand, v []float64, scale float64) {
+	addNormal(rng, v, m.Rescale2Std(scale))
+}
+
+// Rescale2Std is the rescale error of a degree-2 (not yet relinearized)
+// ciphertext: the rounding of c2 is multiplied by s^2.
+func (m *NoiseModel) Rescale2Std(scale float64) float64 {
+	return math.Sqrt(m.N*(1+m.H+2*m.H*m.H)/24) / scale
+}
+
 func (m *NoiseModel) keySwitch(rng *rand.Rand, v []float64, scale float64) {
 	addNormal(rng, v, m.C.KeySwitch*m.RescaleStd(scale))
 }

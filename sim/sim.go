@@ -64,6 +64,7 @@ type Simulator struct {
 	consts [][]float64 // ENCODE results, by instruction index (nil otherwise)
 	lvl    []int       // level of each instruction's result
 	scale  []float64   // scale of each instruction's result
+	argDeg []int       // degree of each instruction's first operand (1 or 2)
 	// LINEAR instructions: the scales of the input and of the diagonals
 	linScale map[int][2]float64
 	inLevel  []int
@@ -114,8 +115,14 @@ func New(p *planpb.Plan, opt Options) (*Simulator, error) {
 	// Levels and scales of every value, by value id, then by instruction.
 	vlvl := make([]int, nv)
 	vscale := make([]float64, nv)
+	vdeg := make([]int, nv)
 	for _, in := range p.Inputs {
-		vlvl[in.Value], vscale[in.Value] = int(in.Level), in.Scale
+		for _, v := range elementValues(in.Value, in.ElementValues) {
+			if int(v) >= nv {
+				return nil, fmt.Errorf("sim: input %q: value %d out of range", in.Name, v)
+			}
+			vlvl[v], vscale[v], vdeg[v] = int(in.Level), in.Scale, 1
+		}
 		s.inLevel = append(s.inLevel, int(in.Level))
 		s.inScale = append(s.inScale, in.Scale)
 	}
@@ -127,8 +134,33 @@ func New(p *planpb.Plan, opt Options) (*Simulator, error) {
 	s.consts = make([][]float64, len(p.Program))
 	s.lvl = make([]int, len(p.Program))
 	s.scale = make([]float64, len(p.Program))
+	s.argDeg = make([]int, len(p.Program))
 	for pc, ins := range p.Program {
 		a := ins.Args
+		for _, v := range a {
+			if int(v) >= nv {
+				return nil, fmt.Errorf("sim: instruction %d: operand %d out of range", pc, v)
+			}
+		}
+		if int(ins.Result) >= nv {
+			return nil, fmt.Errorf("sim: instruction %d: result %d out of range", pc, ins.Result)
+		}
+		deg := 1
+		if len(a) > 0 {
+			s.argDeg[pc] = max(1, vdeg[a[0]])
+			for _, v := range a {
+				deg = max(deg, vdeg[v])
+			}
+		}
+		switch ins.Op {
+		case planpb.Op_MUL:
+			deg = 2
+		case planpb.Op_RELINEARIZE, planpb.Op_POLY, planpb.Op_BOOTSTRAP, planpb.Op_LINEAR, planpb.Op_ROTATE:
+			deg = 1
+		case planpb.Op_ENCODE:
+			deg = 0
+		}
+		vdeg[ins.Result] = deg
 		switch ins.Op {
 		case planpb.Op_ENCODE:
 			v, err := layout.Broadcast(p.Constants[ins.Constant].Values, int(max(ins.Batch, 1)), s.slots)
@@ -160,6 +192,11 @@ func New(p *planpb.Plan, opt Options) (*Simulator, error) {
 				s.linScale = map[int][2]float64{}
 			}
 			s.linScale[pc] = [2]float64{vscale[a[0]], vscale[a[1]]}
+		case planpb.Op_DOT:
+			if len(a) == 0 || len(ins.Coeffs) != len(a) {
+				return nil, fmt.Errorf("sim: instruction %d: DOT with %d operands and %d coefficients", pc, len(a), len(ins.Coeffs))
+			}
+			vlvl[ins.Result], vscale[ins.Result] = vlvl[a[0]], vscale[a[0]]*ins.Scale
 		case planpb.Op_BOOTSTRAP:
 			lvl := len(q) - 1
 			if b := p.Params.GetBootstrapping(); b != nil {
@@ -183,7 +220,12 @@ func New(p *planpb.Plan, opt Options) (*Simulator, error) {
 		}
 	}
 	for _, o := range p.Outputs {
-		s.lastUse[o.Value] = len(p.Program)
+		for _, v := range elementValues(o.Value, o.ElementValues) {
+			if int(v) >= nv {
+				return nil, fmt.Errorf("sim: output %q: value %d out of range", o.Name, v)
+			}
+			s.lastUse[v] = len(p.Program)
+		}
 	}
 	s.matchActivations()
 	s.groupLayers()
@@ -214,6 +256,24 @@ func (s *Simulator) Slots() int { return s.slots }
 
 // Batch is the number of samples per ciphertext.
 func (s *Simulator) Batch() int { return s.batch }
+
+// elementValues lists the values holding a plan input or output: one per
+// element under feature-major packing (plan format 1.3), else `value`.
+func elementValues(value uint32, elements []uint32) []uint32 {
+	if len(elements) > 0 {
+		return elements
+	}
+	return []uint32{value}
+}
+
+// sampleLen is the number of values per sample of a plan input or output:
+// its elements under feature-major packing, else the layout's Len.
+func sampleLen(l *planpb.Layout, elements []uint32) int {
+	if len(elements) > 0 {
+		return len(elements)
+	}
+	return int(l.Len)
+}
 
 // matchActivations pairs the plan's fitted activations (degree > 0, in
 // order) with its POLY instructions (in order, same degree) and records the
@@ -347,12 +407,14 @@ func (s *Simulator) computeLive() {
 		return b
 	}
 	for _, o := range s.plan.Outputs {
-		b := get(o.Value)
 		l := o.Layout
 		t := tiledOf(l)
-		for f := 0; f < int(l.Len); f++ {
-			for k := 0; k < int(l.Batch); k++ {
-				b[(t.Pos(f)*int(l.Batch)+k)%n] = true
+		for _, v := range elementValues(o.Value, o.ElementValues) {
+			b := get(v)
+			for f := 0; f < int(l.Len); f++ {
+				for k := 0; k < int(l.Batch); k++ {
+					b[(t.Pos(f)*int(l.Batch)+k)%n] = true
+				}
 			}
 		}
 	}
@@ -427,8 +489,9 @@ type Run struct {
 	LayerMaxInput []float64
 }
 
-// Simulate runs samples[s][i] (sample s, plan input i, flattened) through
-// the program.
+// Simulate runs samples[s][i] (sample s, plan input i, flattened: Len
+// values, or one per element of a feature-major input) through the
+// program. Outputs are per sample likewise.
 func (s *Simulator) Simulate(samples [][][]float64) (*Run, error) {
 	p := s.plan
 	for i, x := range samples {
@@ -436,8 +499,8 @@ func (s *Simulator) Simulate(samples [][][]float64) (*Run, error) {
 			return nil, fmt.Errorf("sim: sample %d has %d inputs, the plan takes %d", i, len(x), len(p.Inputs))
 		}
 		for k, in := range p.Inputs {
-			if len(x[k]) != int(in.Layout.Len) {
-				return nil, fmt.Errorf("sim: sample %d input %q has %d values, want %d", i, in.Name, len(x[k]), in.Layout.Len)
+			if want := sampleLen(in.Layout, in.ElementValues); len(x[k]) != want {
+				return nil, fmt.Errorf("sim: sample %d input %q has %d values, want %d", i, in.Name, len(x[k]), want)
 			}
 		}
 	}
@@ -534,6 +597,16 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 	for run := 0; run < 3; run++ {
 		vals := make([][]float64, p.NumValues)
 		for i, in := range p.Inputs {
+			if len(in.ElementValues) > 0 { // feature-major: sample b in slot b
+				for f, id := range in.ElementValues {
+					v := make([]float64, s.slots)
+					for b := range samples {
+						v[b] = samples[b][i][f]
+					}
+					vals[id] = v
+				}
+				continue
+			}
 			t := tiledOf(in.Layout)
 			xs := make([][]float64, len(samples))
 			for k := range samples {
@@ -549,7 +622,9 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 		if run == runNoisy && s.opt.Noise {
 			rng = rand.New(rand.NewPCG(s.opt.Seed, uint64(g)+1))
 			for i, in := range p.Inputs {
-				s.noise.fresh(rng, vals[in.Value], s.inScale[i])
+				for _, v := range elementValues(in.Value, in.ElementValues) {
+					s.noise.fresh(rng, vals[v], s.inScale[i])
+				}
 			}
 		}
 		res := make([][]float64, len(p.Program))
@@ -576,6 +651,26 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 		}
 		results[run] = res
 		for o, out := range p.Outputs {
+			if gr.outs[run] == nil {
+				gr.outs[run] = make([][][]float64, len(p.Outputs))
+			}
+			if len(out.ElementValues) > 0 { // feature-major: sample b in slot b
+				u := make([][]float64, len(samples))
+				for b := range u {
+					u[b] = make([]float64, len(out.ElementValues))
+				}
+				for f, id := range out.ElementValues {
+					v := vals[id]
+					if v == nil {
+						return nil, fmt.Errorf("sim: output %q element %d is not computed", out.Name, f)
+					}
+					for b := range u {
+						u[b][f] = v[b]
+					}
+				}
+				gr.outs[run][o] = u
+				continue
+			}
 			t := tiledOf(out.Layout)
 			v := vals[out.Value]
 			if v == nil {
@@ -584,9 +679,6 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 			u, err := t.Unpack(v, len(samples))
 			if err != nil {
 				return nil, fmt.Errorf("sim: output %q: %w", out.Name, err)
-			}
-			if gr.outs[run] == nil {
-				gr.outs[run] = make([][][]float64, len(p.Outputs))
 			}
 			gr.outs[run][o] = u
 		}
@@ -695,8 +787,14 @@ func (s *Simulator) exec(pc int, ins *planpb.Instruction, vals [][]float64, rng 
 	case planpb.Op_RESCALE:
 		copy(out, args[0])
 		if rng != nil {
-			nm.rescale(rng, out, s.scale[pc])
+			if s.argDeg[pc] == 2 {
+				nm.rescale2(rng, out, s.scale[pc])
+			} else {
+				nm.rescale(rng, out, s.scale[pc])
+			}
 		}
+	case planpb.Op_DOT:
+		s.dot(ins, args, out, rng != nil)
 	case planpb.Op_POLY:
 		if run == runReference && s.exact[pc] != nil {
 			fn := s.exact[pc]
@@ -780,4 +878,44 @@ func (s *Simulator) linear(pc int, ins *planpb.Instruction, args [][]float64, ou
 			}
 		}
 	}
+}
+
+// dot simulates a DOT instruction: sum_k c_k x_k + bias. The runtime
+// multiplies by the integers w_k = round(c_k W) at weight scale W and adds
+// round(bias S W) at scale S W: the noisy run uses those rounded values
+// (w_k / W, a value error, not a random one) and adds no noise of its own,
+// since an integer multiple of a ciphertext carries |w_k| times its noise,
+// which the noisy operands already hold (summed in variance over the
+// independent terms). The noiseless and reference runs use c_k and bias.
+func (s *Simulator) dot(ins *planpb.Instruction, args [][]float64, out []float64, rounded bool) {
+	for k, x := range args {
+		c := ins.Coeffs[k]
+		if rounded {
+			c = math.Round(c*ins.Scale) / ins.Scale
+		}
+		if c == 0 {
+			continue
+		}
+		for i := range out {
+			out[i] += c * x[i]
+		}
+	}
+	bias := ins.Bias
+	if rounded && bias != 0 {
+		// The argument scale S is the plan's (float64) tracking of it.
+		if sw := s.argScale(ins) * ins.Scale; sw > 0 && !math.IsInf(sw, 0) {
+			bias = math.Round(bias*sw) / sw
+		}
+	}
+	for i := range out {
+		out[i] += bias
+	}
+}
+
+// argScale is the scale of a DOT's operands (that of its result over W).
+func (s *Simulator) argScale(ins *planpb.Instruction) float64 {
+	if d := s.def[ins.Result]; d >= 0 {
+		return s.scale[d] / ins.Scale
+	}
+	return 0
 }

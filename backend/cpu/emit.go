@@ -75,8 +75,31 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		if prm.Type.Kind != ir.CipherType {
 			return nil, fmt.Errorf("parameter %%%s is not a ciphertext (lower the function first)", prm.Name)
 		}
-		p.Inputs = append(p.Inputs, &planpb.Input{Name: prm.Name, Shape: shape64(prm.Type.Shape), Layout: lay(prm.Type.Layout),
-			Value: def(prm), Level: uint32(prm.Type.Level), Scale: prm.Type.Scale})
+	}
+	featureMajor := f.Attrs["packing"] == "feature-major"
+	if featureMajor {
+		groups, err := elementGroups(f, "param_elements", len(f.Params))
+		if err != nil {
+			return nil, err
+		}
+		for i, g := range groups {
+			name, _ := f.Attrs[fmt.Sprintf("param%d_name", i)].(string)
+			in := &planpb.Input{Name: name, Shape: f.Ints(fmt.Sprintf("param%d_shape", i)), Layout: lay(g[0].Type.Layout),
+				Level: uint32(g[0].Type.Level), Scale: g[0].Type.Scale}
+			for _, prm := range g {
+				if prm.Type.Level != g[0].Type.Level || prm.Type.Scale != g[0].Type.Scale || prm.Type.Layout != g[0].Type.Layout {
+					return nil, fmt.Errorf("input %q: elements %%%s and %%%s differ in level, scale or layout", name, g[0].Name, prm.Name)
+				}
+				in.ElementValues = append(in.ElementValues, def(prm))
+			}
+			in.Value = in.ElementValues[0]
+			p.Inputs = append(p.Inputs, in)
+		}
+	} else {
+		for _, prm := range f.Params {
+			p.Inputs = append(p.Inputs, &planpb.Input{Name: prm.Name, Shape: shape64(prm.Type.Shape), Layout: lay(prm.Type.Layout),
+				Value: def(prm), Level: uint32(prm.Type.Level), Scale: prm.Type.Scale})
+		}
 	}
 	constIdx := map[string]uint32{}
 	type encKey struct {
@@ -128,6 +151,10 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 			counts.Rotations += uint64(len(giants) + len(babies))
 			counts.KeySwitches += uint64(len(giants) + len(babies))
 			counts.CtPtMults += uint64(len(ins.Offsets))
+		case "ckks.dot":
+			ins.Op, ins.Coeffs, ins.Scale, ins.Bias = planpb.Op_DOT, op.Floats("coeffs"), op.Float("wscale", 0), op.Float("bias", 0)
+			counts.CtPtMults += uint64(plan.DotTerms(ins))
+			counts.Additions += uint64(len(ins.Args) - 1)
 		case "ckks.add":
 			ins.Op = planpb.Op_ADD
 			counts.Additions++
@@ -173,10 +200,29 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		p.Program = append(p.Program, ins)
 		layers.add(op, ins, ckks.MaxSlots())
 	}
+	results := make([][]*ir.Value, len(f.Results))
 	for i, r := range f.Results {
-		id, ok := ids[r]
-		if !ok || r.Type.Kind != ir.CipherType {
-			return nil, fmt.Errorf("result %d (%%%s) is not a computed ciphertext", i, r.Name)
+		results[i] = []*ir.Value{r}
+	}
+	if featureMajor {
+		var err error
+		if results, err = elementGroups(f, "result_elements", len(f.Results)); err != nil {
+			return nil, err
+		}
+	}
+	for i, rs := range results {
+		r := rs[0]
+		var elems []uint32
+		for _, e := range rs {
+			id, ok := ids[e]
+			if !ok || e.Type.Kind != ir.CipherType {
+				return nil, fmt.Errorf("result %d (%%%s) is not a computed ciphertext", i, e.Name)
+			}
+			elems = append(elems, id)
+		}
+		id := elems[0]
+		if !featureMajor {
+			elems = nil
 		}
 		name := f.Attrs[fmt.Sprintf("result%d_name", i)]
 		sname, _ := name.(string)
@@ -191,7 +237,7 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		if s, _ := f.Attrs[fmt.Sprintf("result%d_client_ops", i)].(string); s != "" {
 			tail = strings.Split(s, "; ")
 		}
-		p.Outputs = append(p.Outputs, &planpb.Output{Name: sname, Shape: shape, Layout: lay(r.Type.Layout), Value: id, ClientOps: tail})
+		p.Outputs = append(p.Outputs, &planpb.Output{Name: sname, Shape: shape, Layout: lay(r.Type.Layout), Value: id, ClientOps: tail, ElementValues: elems})
 	}
 	for g := range galois {
 		p.Keys.GaloisElements = append(p.Keys.GaloisElements, g)
@@ -218,4 +264,27 @@ func shape64(s []int) []int64 {
 		out[i] = int64(v)
 	}
 	return out
+}
+
+// elementGroups splits a feature-major function's parameters or results
+// (one ciphertext per element) into their tensors, by the element counts in
+// attribute attr.
+func elementGroups(f *ir.Func, attr string, total int) ([][]*ir.Value, error) {
+	vals := f.Params
+	if attr == "result_elements" {
+		vals = f.Results
+	}
+	var groups [][]*ir.Value
+	at := 0
+	for _, n := range f.Ints(attr) {
+		if n < 1 || at+int(n) > total {
+			return nil, fmt.Errorf("feature-major function: %s %v does not split %d values", attr, f.Ints(attr), total)
+		}
+		groups = append(groups, vals[at:at+int(n)])
+		at += int(n)
+	}
+	if at != total || len(groups) == 0 {
+		return nil, fmt.Errorf("feature-major function: %s %v does not split %d values", attr, f.Ints(attr), total)
+	}
+	return groups, nil
 }

@@ -95,6 +95,9 @@ func (t *layerTable) add(op *ir.Op, ins *planpb.Instruction, slots int) {
 		l.Rotations += uint64(len(giants) + len(babies))
 		l.CtPtMults += uint64(len(ins.Offsets))
 		kinds["dense"] = true
+	case planpb.Op_DOT:
+		l.CtPtMults += uint64(plan.DotTerms(ins))
+		kinds["dense"] = true
 	case planpb.Op_MUL:
 		l.CtCtMults++
 		kinds["square"] = true

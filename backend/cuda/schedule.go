@@ -113,6 +113,9 @@ func Build(p *planpb.Plan) (*Schedule, error) {
 	s := &Schedule{LogN: logN, NQ: nq, NP: np, Plaintexts: map[uint32]int{}, ValueBuffer: map[uint32]int{}}
 	info := make([]*valueInfo, p.NumValues)
 	for _, in := range p.Inputs {
+		if len(in.ElementValues) > 0 {
+			return nil, fmt.Errorf("cuda backend: input %q is feature-major (one ciphertext per element): such plans run on the CPU backend only; use --backend cpu", in.Name)
+		}
 		if in.Value >= p.NumValues {
 			return nil, fmt.Errorf("cuda backend: input value %d out of range", in.Value)
 		}

@@ -133,7 +133,7 @@ func benchCUDA(cmd *cobra.Command, args []string, _ func() error) error {
 	if err != nil {
 		return err
 	}
-	x := make([]float64, p.Inputs[0].Layout.Len)
+	x := make([]float64, plan.InputLen(p.Inputs[0]))
 	for i := range x {
 		x[i] = float64(i%7)/7 - 0.5
 	}

@@ -78,7 +78,7 @@ dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).`,
 			in := p.Inputs[0]
 			rng := rand.New(rand.NewPCG(1, 2))
 			sample := func(n int) fhec.Tensor {
-				per := int(in.Layout.Len)
+				per := plan.InputLen(in)
 				t := fhec.Tensor{Shape: []int{n, per}}
 				for i := 0; i < n*per; i++ {
 					t.Data = append(t.Data, rng.Float64()*2-1)

@@ -21,6 +21,7 @@ func newCompile() *cobra.Command {
 	var out, calib, dumpIR string
 	var dumpAfter []string
 	var degree, batch int
+	var featureMajor bool
 	var precision float64
 	var insecure bool
 	var security int
@@ -45,7 +46,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 			if out == "" {
 				out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".plan"
 			}
-			opt := fhec.CompileOptions{ActivationDegree: degree, Precision: precision, Insecure: insecure, Batch: batch, Security: security, DumpAfter: dumpAfter, Dump: cmd.OutOrStdout()}
+			opt := fhec.CompileOptions{ActivationDegree: degree, Precision: precision, Insecure: insecure, Batch: batch, FeatureMajor: featureMajor, Security: security, DumpAfter: dumpAfter, Dump: cmd.OutOrStdout()}
 			if calib != "" {
 				t, err := tensorio.ReadFile(calib)
 				if err != nil {
@@ -80,6 +81,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 	cmd.Flags().IntVar(&degree, "degree", 0, "polynomial degree of the fitted activations (0: the lowest meeting --precision, raised while the ring size allows)")
 	cmd.Flags().Float64Var(&precision, "precision", 0, "fit error target of the activations, relative to their range (0: the default target)")
 	cmd.Flags().IntVar(&batch, "batch", 0, "samples per ciphertext: 0 = as many as fit (throughput), 1 = latency mode")
+	cmd.Flags().BoolVar(&featureMajor, "feature-major", false, "one ciphertext per input element holding N/2 samples: no rotations, highest throughput for thousands of samples")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow parameters below 128-bit security (tests only)")
 	cmd.Flags().IntVar(&security, "security", 128, "classical security level in bits: 128, 192 or 256 (HomomorphicEncryption.org table)")
 	cmd.Flags().StringSliceVar(&dumpAfter, "dump-after", nil, "print the IR after these passes (or 'all')")

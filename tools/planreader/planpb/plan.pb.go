@@ -68,6 +68,13 @@ const (
 	// non-zero giant and baby. No rescale; scale = args[0]'s times the
 	// plaintexts'.
 	Op_LINEAR Op = 12
+	// result = sum_k w_k * args[k] + round(bias * args[0].scale * scale)
+	// (format 1.3, feature-major dense row): w_k = round(coeffs[k] * scale),
+	// an integer multiplying every coefficient of the ciphertext (no
+	// plaintext, no rotation); args share one level, exact scale and degree
+	// (1, or 2 before relinearization), the result keeps them and has scale
+	// args[0].scale * scale. No rescale.
+	Op_DOT Op = 13
 )
 
 // Enum value maps for Op.
@@ -86,6 +93,7 @@ var (
 		10: "SUB",
 		11: "BOOTSTRAP",
 		12: "LINEAR",
+		13: "DOT",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED": 0,
@@ -101,6 +109,7 @@ var (
 		"SUB":            10,
 		"BOOTSTRAP":      11,
 		"LINEAR":         12,
+		"DOT":            13,
 	}
 )
 
@@ -721,8 +730,14 @@ type Input struct {
 	// SSA id the input ciphertext gets.
 	Value uint32 `protobuf:"varint,4,opt,name=value,proto3" json:"value,omitempty"`
 	// Level and exact scale the client encrypts at.
-	Level         uint32  `protobuf:"varint,5,opt,name=level,proto3" json:"level,omitempty"`
-	Scale         float64 `protobuf:"fixed64,6,opt,name=scale,proto3" json:"scale,omitempty"`
+	Level uint32  `protobuf:"varint,5,opt,name=level,proto3" json:"level,omitempty"`
+	Scale float64 `protobuf:"fixed64,6,opt,name=scale,proto3" json:"scale,omitempty"`
+	// Feature-major packing (format 1.3): one ciphertext per element of the
+	// flattened per-sample input, element f in SSA id element_values[f]; each
+	// holds that element of `layout.batch` samples, sample b in slot b (layout
+	// is {len 1, period 1, batch slots}). `value` is then element_values[0].
+	// Empty: the whole tensor sits in the one ciphertext `value`.
+	ElementValues []uint32 `protobuf:"varint,7,rep,packed,name=element_values,json=elementValues,proto3" json:"element_values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -799,6 +814,13 @@ func (x *Input) GetScale() float64 {
 	return 0
 }
 
+func (x *Input) GetElementValues() []uint32 {
+	if x != nil {
+		return x.ElementValues
+	}
+	return nil
+}
+
 // Constant is a vector whose length (a power of two) is its own period.
 type Constant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -866,6 +888,7 @@ type Instruction struct {
 	Depth         uint32                 `protobuf:"varint,10,opt,name=depth,proto3" json:"depth,omitempty"`
 	Offsets       []int64                `protobuf:"varint,11,rep,packed,name=offsets,proto3" json:"offsets,omitempty"`
 	N1            uint32                 `protobuf:"varint,12,opt,name=n1,proto3" json:"n1,omitempty"`
+	Bias          float64                `protobuf:"fixed64,13,opt,name=bias,proto3" json:"bias,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -984,6 +1007,13 @@ func (x *Instruction) GetN1() uint32 {
 	return 0
 }
 
+func (x *Instruction) GetBias() float64 {
+	if x != nil {
+		return x.Bias
+	}
+	return 0
+}
+
 type Output struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -992,7 +1022,10 @@ type Output struct {
 	Layout *Layout `protobuf:"bytes,3,opt,name=layout,proto3" json:"layout,omitempty"`
 	Value  uint32  `protobuf:"varint,4,opt,name=value,proto3" json:"value,omitempty"`
 	// Operations the client applies after decryption (e.g. "argmax").
-	ClientOps     []string `protobuf:"bytes,5,rep,name=client_ops,json=clientOps,proto3" json:"client_ops,omitempty"`
+	ClientOps []string `protobuf:"bytes,5,rep,name=client_ops,json=clientOps,proto3" json:"client_ops,omitempty"`
+	// Feature-major packing (format 1.3): one ciphertext per output element,
+	// as Input.element_values. Empty: the tensor is the one ciphertext `value`.
+	ElementValues []uint32 `protobuf:"varint,6,rep,packed,name=element_values,json=elementValues,proto3" json:"element_values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1091,13 @@ func (x *Output) GetValue() uint32 {
 func (x *Output) GetClientOps() []string {
 	if x != nil {
 		return x.ClientOps
+	}
+	return nil
+}
+
+func (x *Output) GetElementValues() []uint32 {
+	if x != nil {
+		return x.ElementValues
 	}
 	return nil
 }
@@ -1526,17 +1566,18 @@ const file_plan_proto_rawDesc = "" +
 	"\x06period\x18\x02 \x01(\rR\x06period\x12\x14\n" +
 	"\x05batch\x18\x03 \x01(\rR\x05batch\x12\x14\n" +
 	"\x05block\x18\x04 \x01(\rR\x05block\x12\x16\n" +
-	"\x06stride\x18\x05 \x01(\rR\x06stride\"\xa1\x01\n" +
+	"\x06stride\x18\x05 \x01(\rR\x06stride\"\xc8\x01\n" +
 	"\x05Input\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12,\n" +
 	"\x06layout\x18\x03 \x01(\v2\x14.fhec.plan.v1.LayoutR\x06layout\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\rR\x05value\x12\x14\n" +
 	"\x05level\x18\x05 \x01(\rR\x05level\x12\x14\n" +
-	"\x05scale\x18\x06 \x01(\x01R\x05scale\"6\n" +
+	"\x05scale\x18\x06 \x01(\x01R\x05scale\x12%\n" +
+	"\x0eelement_values\x18\a \x03(\rR\relementValues\"6\n" +
 	"\bConstant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\x01R\x06values\"\xa9\x02\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\"\xbd\x02\n" +
 	"\vInstruction\x12 \n" +
 	"\x02op\x18\x01 \x01(\x0e2\x10.fhec.plan.v1.OpR\x02op\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\rR\x04args\x12\x16\n" +
@@ -1550,14 +1591,16 @@ const file_plan_proto_rawDesc = "" +
 	"\x05depth\x18\n" +
 	" \x01(\rR\x05depth\x12\x18\n" +
 	"\aoffsets\x18\v \x03(\x03R\aoffsets\x12\x0e\n" +
-	"\x02n1\x18\f \x01(\rR\x02n1\"\x95\x01\n" +
+	"\x02n1\x18\f \x01(\rR\x02n1\x12\x12\n" +
+	"\x04bias\x18\r \x01(\x01R\x04bias\"\xbc\x01\n" +
 	"\x06Output\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12,\n" +
 	"\x06layout\x18\x03 \x01(\v2\x14.fhec.plan.v1.LayoutR\x06layout\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\rR\x05value\x12\x1d\n" +
 	"\n" +
-	"client_ops\x18\x05 \x03(\tR\tclientOps\"\xaf\x02\n" +
+	"client_ops\x18\x05 \x03(\tR\tclientOps\x12%\n" +
+	"\x0eelement_values\x18\x06 \x03(\rR\relementValues\"\xaf\x02\n" +
 	"\bMetadata\x12F\n" +
 	"\n" +
 	"properties\x18\x01 \x03(\v2&.fhec.plan.v1.Metadata.PropertiesEntryR\n" +
@@ -1601,7 +1644,7 @@ const file_plan_proto_rawDesc = "" +
 	"bootstraps\x12!\n" +
 	"\fkey_switches\x18\a \x01(\x04R\vkeySwitches\x12\x1c\n" +
 	"\tadditions\x18\b \x01(\x04R\tadditions\x12\x18\n" +
-	"\aencodes\x18\t \x01(\x04R\aencodes*\xac\x01\n" +
+	"\aencodes\x18\t \x01(\x04R\aencodes*\xb5\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1619,7 +1662,8 @@ const file_plan_proto_rawDesc = "" +
 	"\x12\r\n" +
 	"\tBOOTSTRAP\x10\v\x12\n" +
 	"\n" +
-	"\x06LINEAR\x10\fB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
+	"\x06LINEAR\x10\f\x12\a\n" +
+	"\x03DOT\x10\rB\"Z github.com/fhec/fhec/plan/planpbb\x06proto3"
 
 var (
 	file_plan_proto_rawDescOnce sync.Once
