@@ -67,14 +67,18 @@ func fitBound(m *onnxbuild.MLP, acts []passes.ActivationFit) float64 {
 // analysis bound (fit error propagated + CKKS noise).
 func TestHeldOutMLPs(t *testing.T) {
 	cases := []struct {
-		name  string
-		sizes []int
-		act   string
-		opts  []onnxbuild.MLPOption
+		name         string
+		sizes        []int
+		act          string
+		opts         []onnxbuild.MLPOption
+		featureMajor bool
 	}{
-		{"relu-20-8-3", []int{20, 8, 3}, "relu", nil},
-		{"square-flatten-2x3x4-5-2", []int{24, 5, 2}, "square", []onnxbuild.MLPOption{onnxbuild.WithFlatten(2, 3, 4)}},
-		{"relu-reshape-3layer", []int{12, 16, 6, 4}, "relu", []onnxbuild.MLPOption{onnxbuild.WithReshape(3, 4)}},
+		{"relu-20-8-3", []int{20, 8, 3}, "relu", nil, false},
+		{"square-flatten-2x3x4-5-2", []int{24, 5, 2}, "square", []onnxbuild.MLPOption{onnxbuild.WithFlatten(2, 3, 4)}, false},
+		{"relu-reshape-3layer", []int{12, 16, 6, 4}, "relu", []onnxbuild.MLPOption{onnxbuild.WithReshape(3, 4)}, false},
+		// feature-major packing: one ciphertext per element, samples in slots
+		{"feature-major-square-flatten-2x3x4-5-2", []int{24, 5, 2}, "square", []onnxbuild.MLPOption{onnxbuild.WithFlatten(2, 3, 4)}, true},
+		{"feature-major-relu-12-6-4", []int{12, 6, 4}, "relu", nil, true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,12 +96,18 @@ func TestHeldOutMLPs(t *testing.T) {
 			for k := 0; k < n*tc.sizes[0]; k++ {
 				x.Data = append(x.Data, rng.Float64()*2-1)
 			}
-			c, err := Compile(model, CompileOptions{Calibration: &x})
+			c, err := Compile(model, CompileOptions{Calibration: &x, FeatureMajor: tc.featureMajor})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Params.Security != 128 || c.Plan.Params.Insecure {
 				t.Fatalf("default compile gave %d-bit parameters", c.Params.Security)
+			}
+			if fm := len(c.Plan.Inputs[0].ElementValues) > 0; fm != tc.featureMajor {
+				t.Fatalf("feature-major plan: %v, asked %v", fm, tc.featureMajor)
+			}
+			if tc.featureMajor && (len(c.Plan.Keys.GaloisElements) != 0 || c.Plan.Metadata.OpCounts.Rotations != 0) {
+				t.Fatalf("feature-major plan rotates: %d Galois keys, %d rotations", len(c.Plan.Keys.GaloisElements), c.Plan.Metadata.OpCounts.Rotations)
 			}
 			y := encryptedRun(t, c, x)
 			bound := fitBound(m, c.Activations)

@@ -32,8 +32,14 @@ import (
 //	                  uint32 count, count x blob(rlwe.GaloisKey), ascending Galois element,
 //	                  then, only for plans that bootstrap, the bootstrapping keys
 //	                  (see appendBootstrapKeys)
-//	ciphertexts:      uint8 kind (1 inputs, 2 outputs), uint32 tensors, uint64 samples,
-//	                  uint32 groups, tensors x groups x blob(rlwe.Ciphertext), tensor-major
+//	ciphertexts:      uint8 kind (1 inputs, 2 outputs), uint32 rows, uint64 samples,
+//	                  uint32 groups, rows x groups x blob(rlwe.Ciphertext), row-major
+//
+// The rows of a ciphertext file are the plan's input (output) tensors in
+// order, a feature-major tensor (plan format 1.3, element_values) taking one
+// row per element, in element order: a plan without feature-major tensors
+// has one row per tensor, so its files are those of earlier versions and
+// the format version stays 1. Decoders require exactly the plan's rows.
 //
 // Decoders check the structure of each Lattigo blob against the parameters
 // before handing it to Lattigo, so that a corrupt length cannot make Lattigo
@@ -177,7 +183,7 @@ func (cts *Ciphertexts) MarshalBinary() ([]byte, error) {
 	body = binary.LittleEndian.AppendUint32(body, uint32(groups))
 	for i, row := range cts.values {
 		if len(row) != groups {
-			return nil, fmt.Errorf("runtime: tensor %d has %d ciphertexts, tensor 0 has %d", i, len(row), groups)
+			return nil, fmt.Errorf("runtime: row %d has %d ciphertexts, row 0 has %d", i, len(row), groups)
 		}
 		for _, ct := range row {
 			blob, err := ct.MarshalBinary()
@@ -309,16 +315,13 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("runtime: ciphertexts: %w", r.err)
 	}
-	want := len(c.plan.Inputs)
 	switch kind {
-	case Inputs:
-	case Outputs:
-		want = len(c.plan.Outputs)
+	case Inputs, Outputs:
 	default:
 		return nil, fmt.Errorf("runtime: ciphertexts: %w: kind %d", ErrMalformed, kind)
 	}
-	if int64(tensors) != int64(want) {
-		return nil, fmt.Errorf("runtime: ciphertexts: %d tensors of plan %v, the plan has %d", tensors, kind, want)
+	if want := len(c.rows(kind)); int64(tensors) != int64(want) {
+		return nil, fmt.Errorf("runtime: ciphertexts: %d ciphertexts per group of plan %v, the plan has %d", tensors, kind, want)
 	}
 	batch := uint64(c.batch)
 	if samples == 0 || uint64(groups) != samples/batch+min(1, samples%batch) {
@@ -332,7 +335,7 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 	for i := range cts.values {
 		cts.values[i] = make([]*rlwe.Ciphertext, groups)
 		for g := range cts.values[i] {
-			where := fmt.Sprintf("%v %q group %d", kind, c.tensorName(kind, i), g)
+			where := fmt.Sprintf("%v %s group %d", kind, c.rowName(kind, i), g)
 			blob := r.blob()
 			if r.err != nil {
 				return nil, fmt.Errorf("runtime: ciphertexts: %s: %w", where, r.err)

@@ -31,7 +31,7 @@ func makeFiles(t testing.TB, b *builder, n int) *files {
 	rng := rand.New(rand.NewPCG(21, 22))
 	in := make([][][]float64, len(c.Plan().Inputs))
 	for i, pin := range c.Plan().Inputs {
-		in[i] = samples(rng, n, int(pin.Layout.Len))
+		in[i] = samples(rng, n, sampleLen(pin.Layout, pin.ElementValues))
 	}
 	cts, err := c.Encrypt(sk, in)
 	if err != nil {
@@ -245,7 +245,7 @@ func TestBinaryCorruption(t *testing.T) {
 		case "cts":
 			cases = append(cases,
 				tc{"bad kind", reseal(g, setU8(bd, 0, 9)), ErrMalformed, "kind 9"},
-				tc{"tensor count", reseal(g, setU32(bd, 1, 2)), nil, "2 tensors of plan inputs, the plan has 1"},
+				tc{"tensor count", reseal(g, setU32(bd, 1, 2)), nil, "2 ciphertexts per group of plan inputs, the plan has 1"},
 				tc{"sample count", reseal(g, setU64(bd, 5, 100)), ErrMalformed, "100 samples in 3 groups"},
 				tc{"huge groups", reseal(g, setU32(setU64(bd, 5, 1<<33), 13, 1<<32-1)), ErrMalformed, ""},
 				tc{"degree 2", reseal(g, setU64(bd, 17+8+1+metaSize(c), 3)), ErrMalformed, "degree+1 is 3"},

@@ -53,8 +53,9 @@ func (c *Context) buildDAG() *dag {
 		}
 		node[ins.Result] = k
 	}
-	for first, group := range c.hoist {
-		if len(group) < 2 {
+	for first := range c.dotGroups {
+		group := c.group(first)
+		if group == nil {
 			continue
 		}
 		f := pcNode[first]
@@ -65,8 +66,21 @@ func (c *Context) buildDAG() *dag {
 			d.succ[f] = append(d.succ[f], k)
 		}
 	}
-	for _, o := range c.plan.Outputs {
-		d.uses[o.Value]++
+	for first := range c.hoist {
+		group := c.group(first)
+		if group == nil {
+			continue
+		}
+		f := pcNode[first]
+		for _, pc := range group[1:] {
+			k := pcNode[pc]
+			d.hoistedBy[k] = f
+			d.deps[k]++
+			d.succ[f] = append(d.succ[f], k)
+		}
+	}
+	for _, r := range c.outRows {
+		d.uses[r.value]++
 	}
 	return d
 }
@@ -80,8 +94,8 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 	prog := c.plan.Program
 	n := len(d.nodes)
 	vals := make([]*rlwe.Ciphertext, c.plan.NumValues)
-	for i, pin := range c.plan.Inputs {
-		vals[pin.Value] = in.values[i][g]
+	for r, row := range c.inRows {
+		vals[row.value] = in.values[r][g]
 	}
 	deps := append([]int(nil), d.deps...)
 	uses := make(map[uint32]int, len(d.uses))
@@ -127,12 +141,12 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 						if res == nil {
 							err = fmt.Errorf("hoisted rotation result missing")
 						}
-					case len(c.hoist[pc]) > 1:
+					case c.group(pc) != nil:
 						local := map[int]*rlwe.Ciphertext{}
 						mu.Lock()
 						view := vals // operands are final once their producers finished
 						mu.Unlock()
-						if err = w.rotateHoisted(c.hoist[pc], view, local); err == nil {
+						if err = w.runGroup(c.group(pc), view, local); err == nil {
 							res = local[pc]
 							mu.Lock()
 							for p, r := range local {
@@ -185,8 +199,8 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 	if first != nil {
 		return first
 	}
-	for o, po := range c.plan.Outputs {
-		out.values[o][g] = vals[po.Value]
+	for r, row := range c.outRows {
+		out.values[r][g] = vals[row.value]
 	}
 	return nil
 }

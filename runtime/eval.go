@@ -132,7 +132,7 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		stats.Ops.Encodes += n
 	}
 
-	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Outputs, samples: in.samples, values: make([][]*rlwe.Ciphertext, len(c.plan.Outputs))}
+	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Outputs, samples: in.samples, values: make([][]*rlwe.Ciphertext, len(c.outRows))}
 	for o := range out.values {
 		out.values[o] = make([]*rlwe.Ciphertext, groups)
 	}
@@ -162,8 +162,13 @@ func (c *Context) Evaluate(evk *EvaluationKeys, in *Ciphertexts, opt EvalOptions
 		stats.MaxLive = max(stats.MaxLive, w.maxLive)
 	}
 	// Fewer groups than workers: run each group's independent instructions
-	// in parallel instead (one evaluator per goroutine).
-	if all := max(1, opt.Workers); groups < workersFor(opt.Workers) && !opt.NoInstructionParallelism {
+	// in parallel instead (one evaluator per goroutine). So for
+	// feature-major plans, whatever the group count: a group has thousands
+	// of independent instructions and hundreds of MiB of ciphertexts, so
+	// groups run one after another, each on every worker (measured on
+	// CryptoNets, 2 cores: 9.3 s per group against 22.9 s for two groups
+	// side by side, and half the memory).
+	if all := max(1, opt.Workers); (groups < workersFor(opt.Workers) || c.featureMajor()) && !opt.NoInstructionParallelism {
 		all = workersFor(opt.Workers)
 		ws := make([]*worker, all)
 		for i := range ws {
@@ -333,8 +338,8 @@ func (w *worker) run(in *Ciphertexts, out *Ciphertexts, g int) error {
 	vals := make([]*rlwe.Ciphertext, c.plan.NumValues)
 	hoisted := map[int]*rlwe.Ciphertext{} // ROTATE results computed ahead, by instruction index
 	live := 0
-	for i, pin := range c.plan.Inputs {
-		vals[pin.Value] = in.values[i][g]
+	for r, row := range c.inRows {
+		vals[row.value] = in.values[r][g]
 		live++
 	}
 	for pc, ins := range c.plan.Program {
@@ -344,8 +349,8 @@ func (w *worker) run(in *Ciphertexts, out *Ciphertexts, g int) error {
 		t0 := time.Now()
 		var res *rlwe.Ciphertext
 		var err error
-		if group := c.hoist[pc]; len(group) > 1 {
-			err = w.rotateHoisted(group, vals, hoisted)
+		if group := c.group(pc); group != nil {
+			err = w.runGroup(group, vals, hoisted)
 		}
 		if r, ok := hoisted[pc]; ok && err == nil {
 			res = r
@@ -376,10 +381,19 @@ func (w *worker) run(in *Ciphertexts, out *Ciphertexts, g int) error {
 			live--
 		}
 	}
-	for o, po := range c.plan.Outputs {
-		out.values[o][g] = vals[po.Value]
+	for r, row := range c.outRows {
+		out.values[r][g] = vals[row.value]
 	}
 	return nil
+}
+
+// runGroup computes every instruction of a group led by group[0] (see
+// Context.group) into out, by instruction index.
+func (w *worker) runGroup(group []int, vals []*rlwe.Ciphertext, out map[int]*rlwe.Ciphertext) error {
+	if w.c.plan.Program[group[0]].Op == planpb.Op_DOT {
+		return w.dotGroup(group, vals, out)
+	}
+	return w.rotateHoisted(group, vals, out)
 }
 
 // rotateHoisted computes every ROTATE of one value at once, sharing the
@@ -479,6 +493,8 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 		return w.bootstrap(arg(0))
 	case planpb.Op_LINEAR:
 		return w.linear(ins, arg(0))
+	case planpb.Op_DOT:
+		return w.dot(ins, vals)
 	}
 	return nil, fmt.Errorf("op %v cannot run on ciphertexts", ins.Op)
 }

@@ -6,7 +6,10 @@
 // ciphertexts, and runs the plan's program on them (Evaluate).
 //
 // Samples are split into groups of Layout.Batch; each group is one
-// ciphertext per plan input, and the program runs once per group.
+// ciphertext per plan input, and the program runs once per group. Under
+// feature-major packing (plan format 1.3, Input.element_values), a group is
+// one ciphertext per element of the flattened per-sample input, sample b of
+// the group in slot b, and the batch is every slot.
 //
 // The runtime depends on the plan file (package plan) and the slot layout
 // (package layout) only, never on the compiler.
@@ -35,6 +38,10 @@ type Context struct {
 	fingerprint [32]byte
 	info        []plan.ValueInfo
 	batch       int
+	// inRows and outRows list the ciphertexts of one group of plan inputs
+	// and outputs, in plan order: one per tensor, or one per element of a
+	// feature-major tensor.
+	inRows, outRows []ctRow
 	// lastUse[id] is the index of the last instruction that reads value id,
 	// len(program) for plan outputs (kept), and the defining instruction's
 	// index for values nobody reads.
@@ -43,6 +50,11 @@ type Context struct {
 	// value (their instruction indices): they share one key-switching
 	// decomposition (hoisted rotations).
 	hoist map[int][]int
+	// dotGroups[pc] lists, for the first DOT of an argument list, every
+	// DOT with exactly that argument list (a dense layer's rows, a
+	// convolution's output channels at one position): they run as one
+	// matrix product that reads each argument once (dotRows).
+	dotGroups map[int][]int
 
 	// The plan's plaintexts, encoded once (on the first Evaluate, or by
 	// Prepare) and shared read-only by every later evaluation.
@@ -107,8 +119,9 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 			c.lastUse[a] = pc
 		}
 	}
-	for _, o := range p.Outputs {
-		c.lastUse[o.Value] = len(p.Program)
+	c.inRows, c.outRows = inputRows(p), outputRows(p)
+	for _, r := range c.outRows {
+		c.lastUse[r.value] = len(p.Program)
 	}
 	c.hoist = map[int][]int{}
 	first := map[uint32]int{}
@@ -124,7 +137,39 @@ func NewContext(p *planpb.Plan) (*Context, error) {
 			c.hoist[pc] = []int{pc}
 		}
 	}
+	c.dotGroups = map[int][]int{}
+	firstDot := map[string]int{}
+	for pc, ins := range p.Program {
+		if ins.Op != planpb.Op_DOT {
+			continue
+		}
+		key := fmt.Sprint(ins.Args)
+		if f, ok := firstDot[key]; ok {
+			c.dotGroups[f] = append(c.dotGroups[f], pc)
+		} else {
+			firstDot[key] = pc
+			c.dotGroups[pc] = []int{pc}
+		}
+	}
 	return c, nil
+}
+
+// featureMajor reports whether some input or output has one ciphertext per element.
+func (c *Context) featureMajor() bool {
+	return len(c.inRows) > len(c.plan.Inputs) || len(c.outRows) > len(c.plan.Outputs)
+}
+
+// group returns the instructions computed together with the one at pc (a
+// hoisted rotation group or a DOT group; nil when it runs alone), and
+// whether pc leads the group.
+func (c *Context) group(pc int) []int {
+	if g := c.hoist[pc]; len(g) > 1 {
+		return g
+	}
+	if g := c.dotGroups[pc]; len(g) > 1 {
+		return g
+	}
+	return nil
 }
 
 // Prepare encodes the plan's plaintexts now (a server calls it at start-up),
@@ -215,13 +260,68 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Ciphertexts hold one ciphertext per plan input (or output) per group of
-// samples.
+// ctRow is one ciphertext of every group of a plan input or output: the
+// whole tensor, or one element of a feature-major tensor.
+type ctRow struct {
+	tensor  int    // index in plan.Inputs or plan.Outputs
+	element int    // element of a feature-major tensor; -1: the whole tensor
+	value   uint32 // SSA value
+}
+
+func elementRows(tensor int, value uint32, elements []uint32, rows []ctRow) []ctRow {
+	if len(elements) == 0 {
+		return append(rows, ctRow{tensor: tensor, element: -1, value: value})
+	}
+	for f, v := range elements {
+		rows = append(rows, ctRow{tensor: tensor, element: f, value: v})
+	}
+	return rows
+}
+
+func inputRows(p *planpb.Plan) []ctRow {
+	var rows []ctRow
+	for i, in := range p.Inputs {
+		rows = elementRows(i, in.Value, in.ElementValues, rows)
+	}
+	return rows
+}
+
+func outputRows(p *planpb.Plan) []ctRow {
+	var rows []ctRow
+	for o, out := range p.Outputs {
+		rows = elementRows(o, out.Value, out.ElementValues, rows)
+	}
+	return rows
+}
+
+func (c *Context) rows(kind Kind) []ctRow {
+	if kind == Outputs {
+		return c.outRows
+	}
+	return c.inRows
+}
+
+// Rows is the number of ciphertexts per group of samples for plan inputs
+// (or outputs): one per tensor, or one per element of a feature-major
+// tensor.
+func (c *Context) Rows(kind Kind) int { return len(c.rows(kind)) }
+
+// sampleLen is the number of values per sample of a plan input or output:
+// its elements under feature-major packing, else Layout.Len.
+func sampleLen(l *planpb.Layout, elements []uint32) int {
+	if len(elements) > 0 {
+		return len(elements)
+	}
+	return int(l.Len)
+}
+
+// Ciphertexts hold, per group of samples, one ciphertext per plan input (or
+// output) tensor, or per element of a feature-major tensor (Context.Rows).
 type Ciphertexts struct {
 	fingerprint [32]byte
 	kind        Kind
 	samples     int
-	values      [][]*rlwe.Ciphertext // [tensor][group]
+	values      [][]*rlwe.Ciphertext // [row][group], rows as Context.rows(kind)
 }
 
 // Kind reports whether these are plan inputs or outputs.
@@ -230,8 +330,13 @@ func (cts *Ciphertexts) Kind() Kind { return cts.kind }
 // Samples is the number of samples the ciphertexts hold.
 func (cts *Ciphertexts) Samples() int { return cts.samples }
 
-// Ciphertext returns the ciphertext of input/output tensor i for group g.
+// Ciphertext returns ciphertext row i for group g: rows are the plan's
+// input (output) tensors in order, a feature-major tensor taking one row per
+// element (so row i is tensor i when no tensor is feature-major).
 func (cts *Ciphertexts) Ciphertext(i, g int) *rlwe.Ciphertext { return cts.values[i][g] }
+
+// Rows is the number of ciphertexts per group (Context.Rows of their kind).
+func (cts *Ciphertexts) Rows() int { return len(cts.values) }
 
 // KeyGen samples a secret key and the evaluation keys the plan needs: a
 // relinearization key if keys.relinearization, a Galois key per
@@ -263,9 +368,11 @@ func (c *Context) KeyGenWithProgress(progress Progress) (*SecretKey, *Evaluation
 }
 
 // Encrypt encrypts samples: inputs[i] holds the samples of plan input i, each
-// flattened to Layout.Len values; every input must have the same number of
-// samples. Samples are packed Batch per ciphertext (layout.Tiled.Pack) and
-// encrypted at the input's level and exact scale.
+// flattened to Layout.Len values (len(element_values) for a feature-major
+// input); every input must have the same number of samples. Samples are
+// packed Batch per ciphertext (layout.Tiled.Pack), or, feature-major, one
+// ciphertext per element with sample b of the group in slot b (zeros past
+// the last sample), and encrypted at the input's level and exact scale.
 func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, error) {
 	if err := c.checkKey("secret key", sk.fingerprintOrZero()); err != nil {
 		return nil, err
@@ -285,9 +392,10 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 		return nil, fmt.Errorf("runtime: no samples to encrypt")
 	}
 	for i, in := range inputs {
+		want := sampleLen(ins[i].Layout, ins[i].ElementValues)
 		for s, v := range in {
-			if len(v) != int(ins[i].Layout.Len) {
-				return nil, fmt.Errorf("runtime: input %q sample %d has %d values, want %d", ins[i].Name, s, len(v), ins[i].Layout.Len)
+			if len(v) != want {
+				return nil, fmt.Errorf("runtime: input %q sample %d has %d values, want %d", ins[i].Name, s, len(v), want)
 			}
 			for j, x := range v {
 				if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -300,32 +408,43 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 	enc := rlwe.NewEncryptor(c.params, sk.sk)
 	slots := c.params.MaxSlots()
 	groups := c.Groups(samples)
-	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Inputs, samples: samples, values: make([][]*rlwe.Ciphertext, len(ins))}
-	for i, in := range ins {
+	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Inputs, samples: samples, values: make([][]*rlwe.Ciphertext, len(c.inRows))}
+	for r, row := range c.inRows {
+		in := ins[row.tensor]
 		t := tiled(in.Layout)
-		out.values[i] = make([]*rlwe.Ciphertext, groups)
+		out.values[r] = make([]*rlwe.Ciphertext, groups)
 		for g := range groups {
-			vals, err := t.Pack(inputs[i][g*c.batch:min((g+1)*c.batch, samples)], slots)
-			if err != nil {
-				return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+			group := inputs[row.tensor][g*c.batch : min((g+1)*c.batch, samples)]
+			var vals []float64
+			if row.element >= 0 { // feature-major: sample b in slot b
+				vals = make([]float64, slots)
+				for b, v := range group {
+					vals[b] = v[row.element]
+				}
+			} else {
+				var err error
+				if vals, err = t.Pack(group, slots); err != nil {
+					return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+				}
 			}
 			pt := hefloat.NewPlaintext(c.params, int(in.Level))
 			pt.Scale = rlwe.NewScale(in.Scale)
 			if err := ecd.Encode(vals, pt); err != nil {
-				return nil, fmt.Errorf("runtime: encode input %q: %w", in.Name, err)
+				return nil, fmt.Errorf("runtime: encode input %s: %w", c.rowName(Inputs, r), err)
 			}
 			ct, err := enc.EncryptNew(pt)
 			if err != nil {
-				return nil, fmt.Errorf("runtime: encrypt input %q: %w", in.Name, err)
+				return nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
 			}
-			out.values[i][g] = ct
+			out.values[r][g] = ct
 		}
 	}
 	return out, nil
 }
 
 // Decrypt decrypts the outputs of Evaluate: result[o][s] holds the
-// Layout.Len values of plan output o for sample s (layout.Tiled.Unpack).
+// Layout.Len values of plan output o for sample s (layout.Tiled.Unpack), or
+// its len(element_values) elements for a feature-major output.
 func (c *Context) Decrypt(sk *SecretKey, out *Ciphertexts) ([][][]float64, error) {
 	if err := c.checkKey("secret key", sk.fingerprintOrZero()); err != nil {
 		return nil, err
@@ -339,19 +458,34 @@ func (c *Context) Decrypt(sk *SecretKey, out *Ciphertexts) ([][][]float64, error
 	vals := make([]float64, slots)
 	res := make([][][]float64, len(c.plan.Outputs))
 	for o, po := range c.plan.Outputs {
-		t := tiled(po.Layout)
 		res[o] = make([][]float64, 0, out.samples)
-		for g, ct := range out.values[o] {
+		if e := len(po.ElementValues); e > 0 {
+			flat := make([]float64, out.samples*e)
+			for s := range out.samples {
+				res[o] = append(res[o], flat[s*e:(s+1)*e:(s+1)*e])
+			}
+		}
+	}
+	for r, row := range c.outRows {
+		po := c.plan.Outputs[row.tensor]
+		t := tiled(po.Layout)
+		for g, ct := range out.values[r] {
 			pt := dec.DecryptNew(ct)
 			if err := ecd.Decode(pt, vals); err != nil {
-				return nil, fmt.Errorf("runtime: decode output %q group %d: %w", po.Name, g, err)
+				return nil, fmt.Errorf("runtime: decode output %s group %d: %w", c.rowName(Outputs, r), g, err)
 			}
 			n := min(c.batch, out.samples-g*c.batch)
+			if row.element >= 0 { // feature-major: sample b in slot b
+				for b := range n {
+					res[row.tensor][g*c.batch+b][row.element] = vals[b]
+				}
+				continue
+			}
 			s, err := t.Unpack(vals, n)
 			if err != nil {
 				return nil, fmt.Errorf("runtime: output %q: %w", po.Name, err)
 			}
-			res[o] = append(res[o], s...)
+			res[row.tensor] = append(res[row.tensor], s...)
 		}
 	}
 	return res, nil
@@ -386,35 +520,32 @@ func (c *Context) checkCiphertexts(cts *Ciphertexts, kind Kind) error {
 	if cts.kind != kind {
 		return fmt.Errorf("runtime: ciphertexts are plan %v, want plan %v", cts.kind, kind)
 	}
-	n := len(c.plan.Inputs)
-	if kind == Outputs {
-		n = len(c.plan.Outputs)
-	}
-	if len(cts.values) != n {
-		return fmt.Errorf("runtime: %d %v tensors, the plan has %d", len(cts.values), kind, n)
+	rows := c.rows(kind)
+	if len(cts.values) != len(rows) {
+		return fmt.Errorf("runtime: %d %v ciphertexts per group, the plan has %d", len(cts.values), kind, len(rows))
 	}
 	if cts.samples < 1 {
 		return fmt.Errorf("runtime: ciphertexts hold no samples")
 	}
 	groups := c.Groups(cts.samples)
 	for i, row := range cts.values {
-		name := c.tensorName(kind, i)
+		name := c.rowName(kind, i)
 		if len(row) != groups {
-			return fmt.Errorf("runtime: %v %q has %d ciphertexts, %d samples in batches of %d need %d", kind, name, len(row), cts.samples, c.batch, groups)
+			return fmt.Errorf("runtime: %v %s has %d ciphertexts, %d samples in batches of %d need %d", kind, name, len(row), cts.samples, c.batch, groups)
 		}
 		for g, ct := range row {
 			if err := c.checkCiphertext(ct); err != nil {
-				return fmt.Errorf("runtime: %v %q group %d: %w", kind, name, g, err)
+				return fmt.Errorf("runtime: %v %s group %d: %w", kind, name, g, err)
 			}
 			if kind != Inputs {
 				continue
 			}
-			in := c.plan.Inputs[i]
+			in := c.plan.Inputs[rows[i].tensor]
 			if ct.Level() != int(in.Level) {
-				return fmt.Errorf("runtime: input %q group %d is at level %d, the plan expects level %d", name, g, ct.Level(), in.Level)
+				return fmt.Errorf("runtime: input %s group %d is at level %d, the plan expects level %d", name, g, ct.Level(), in.Level)
 			}
 			if s := ct.Scale.Float64(); math.Abs(s-in.Scale) > 1e-9*in.Scale {
-				return fmt.Errorf("runtime: input %q group %d has scale 2^%.4f, the plan expects 2^%.4f", name, g, math.Log2(s), math.Log2(in.Scale))
+				return fmt.Errorf("runtime: input %s group %d has scale 2^%.4f, the plan expects 2^%.4f", name, g, math.Log2(s), math.Log2(in.Scale))
 			}
 		}
 	}
@@ -449,6 +580,20 @@ func (c *Context) tensorName(kind Kind, i int) string {
 		return c.plan.Outputs[i].Name
 	}
 	return c.plan.Inputs[i].Name
+}
+
+// rowName names ciphertext row r in messages: the quoted tensor name, and
+// the element of a feature-major tensor.
+func (c *Context) rowName(kind Kind, r int) string {
+	rows := c.rows(kind)
+	if r < 0 || r >= len(rows) {
+		return fmt.Sprintf("row %d", r)
+	}
+	name := fmt.Sprintf("%q", c.tensorName(kind, rows[r].tensor))
+	if f := rows[r].element; f >= 0 {
+		name += fmt.Sprintf(" element %d", f)
+	}
+	return name
 }
 
 func tiled(l *planpb.Layout) layout.Tiled {

@@ -502,11 +502,12 @@ func screenScaleMod(body []byte) *Error {
 }
 
 func (s *Server) checkScales(in *runtime.Ciphertexts) *Error {
-	// The decoder checked: one row per plan input, Groups(samples) each.
-	for i := range s.rt.Plan().Inputs {
+	// The decoder checked: one row per plan input ciphertext (one per
+	// element of a feature-major input), Groups(samples) each.
+	for i := range in.Rows() {
 		for g := range s.rt.Groups(in.Samples()) {
 			if m := in.Ciphertext(i, g).Scale.Mod; m != nil {
-				return apiErr(http.StatusBadRequest, "malformed", "ciphertexts: input %d group %d: the scale has a modulus (%v); CKKS scales have none", i, g, m)
+				return apiErr(http.StatusBadRequest, "malformed", "ciphertexts: input ciphertext %d group %d: the scale has a modulus (%v); CKKS scales have none", i, g, m)
 			}
 		}
 	}

@@ -171,7 +171,7 @@ func newEncrypt() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "encrypted %d samples into %d ciphertexts -> %s (%s, %s)\n",
-				ct.Samples(), r.Groups(ct.Samples()), out, fileSize(out), time.Since(start).Round(time.Millisecond))
+				ct.Samples(), r.Groups(ct.Samples())*ct.Rows(), out, fileSize(out), time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
@@ -221,7 +221,7 @@ func newRun() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "evaluated %d samples (%d ciphertexts, %d workers) in %s -> %s\n", in.Samples(), st.Groups, st.Workers, st.Wall.Round(time.Millisecond), out)
+			fmt.Fprintf(w, "evaluated %d samples (%d groups of %d input ciphertexts, %d workers) in %s -> %s\n", in.Samples(), st.Groups, in.Rows(), st.Workers, st.Wall.Round(time.Millisecond), out)
 			printCounts(w, st)
 			return nil
 		},

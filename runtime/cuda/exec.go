@@ -77,6 +77,9 @@ func NewExecutor(dev Device, p *planpb.Plan, rlk *rlwe.RelinearizationKey, gks [
 	if p.Keys.GetBootstrapping() {
 		return nil, fmt.Errorf("cuda: plans that bootstrap are not supported by the GPU executor; use --backend cpu")
 	}
+	if featureMajor(p) {
+		return nil, fmt.Errorf("cuda: feature-major plans (DOT) run on the CPU backend only; use --backend cpu")
+	}
 	params, err := plan.CKKSParameters(p.Params)
 	if err != nil {
 		return nil, err
@@ -568,4 +571,26 @@ func recoverTo(err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("cuda: lattigo panic: %v", r)
 	}
+}
+
+// featureMajor reports whether p uses feature-major packing (format 1.3):
+// DOT instructions or per-element inputs/outputs, which the GPU executor
+// does not run.
+func featureMajor(p *planpb.Plan) bool {
+	for _, in := range p.Inputs {
+		if len(in.ElementValues) > 0 {
+			return true
+		}
+	}
+	for _, o := range p.Outputs {
+		if len(o.ElementValues) > 0 {
+			return true
+		}
+	}
+	for _, ins := range p.Program {
+		if ins.Op == planpb.Op_DOT {
+			return true
+		}
+	}
+	return false
 }

@@ -22,6 +22,9 @@ func Evaluate(dev Device, rc *runtime.Context, evk *runtime.EvaluationKeys, in *
 	if in.Kind() != runtime.Inputs {
 		return nil, nil, fmt.Errorf("cuda: ciphertexts are plan %v, want plan inputs", in.Kind())
 	}
+	if featureMajor(rc.Plan()) {
+		return nil, nil, fmt.Errorf("cuda: feature-major plans (DOT) run on the CPU backend only; use --backend cpu")
+	}
 	rlk, gks, err := lattigoKeys(evk)
 	if err != nil {
 		return nil, nil, err
