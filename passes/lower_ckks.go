@@ -122,15 +122,21 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 		if v == nil {
 			return fmt.Errorf("result %%%s does not depend on the encrypted input", r.Name)
 		}
-		f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
-		f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
-		if _, ok := f.Attrs[fmt.Sprintf("result%d_client_ops", i)]; !ok {
-			f.Attrs[fmt.Sprintf("result%d_client_ops", i)] = ""
-		}
+		recordResult(f, i, r)
 		f.Results[i] = v
 	}
 	f.RemoveDead()
 	return nil
+}
+
+// recordResult keeps tensor result i's name and shape (and an empty client
+// tail unless one is set) in f's attributes, for the plan's outputs.
+func recordResult(f *ir.Func, i int, r *ir.Value) {
+	f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
+	f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
+	if _, ok := f.Attrs[fmt.Sprintf("result%d_client_ops", i)]; !ok {
+		f.Attrs[fmt.Sprintf("result%d_client_ops", i)] = ""
+	}
 }
 
 // maxPackingSamples bounds the calibration samples the packing check reads.

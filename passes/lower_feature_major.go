@@ -165,11 +165,7 @@ func lowerFeatureMajor(f *ir.Func, c *Context) error {
 		if es == nil {
 			return fmt.Errorf("result %%%s does not depend on the encrypted input", r.Name)
 		}
-		f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
-		f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
-		if _, ok := f.Attrs[fmt.Sprintf("result%d_client_ops", i)]; !ok {
-			f.Attrs[fmt.Sprintf("result%d_client_ops", i)] = ""
-		}
+		recordResult(f, i, r)
 		results = append(results, es...)
 		counts = append(counts, int64(len(es)))
 	}

@@ -18,8 +18,9 @@ type dag struct {
 	nodes []int   // instruction indices, program order
 	deps  []int   // deps[k]: unfinished predecessors of nodes[k]
 	succ  [][]int // succ[k]: indices into nodes
-	// hoistedBy[k] >= 0: node k is a ROTATE computed by the hoisted group
-	// of node hoistedBy[k], so it depends on it and does no work itself.
+	// hoistedBy[k] >= 0: node k is a ROTATE (DOT) computed by the hoisted
+	// rotation (DOT) group of node hoistedBy[k], so it depends on it and
+	// does no work itself.
 	hoistedBy []int
 	uses      map[uint32]int // value id -> number of reading nodes (+1 if a plan output)
 }
@@ -53,22 +54,11 @@ func (c *Context) buildDAG() *dag {
 		}
 		node[ins.Result] = k
 	}
-	for first := range c.dotGroups {
+	// The members of a hoisted-rotation or DOT group are computed by its
+	// first instruction: they depend on it and do no work themselves.
+	for first := range prog {
 		group := c.group(first)
-		if group == nil {
-			continue
-		}
-		f := pcNode[first]
-		for _, pc := range group[1:] {
-			k := pcNode[pc]
-			d.hoistedBy[k] = f
-			d.deps[k]++
-			d.succ[f] = append(d.succ[f], k)
-		}
-	}
-	for first := range c.hoist {
-		group := c.group(first)
-		if group == nil {
+		if group == nil || group[0] != first {
 			continue
 		}
 		f := pcNode[first]

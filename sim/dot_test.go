@@ -7,7 +7,6 @@ import (
 
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
-	"github.com/fhec/fhec/runtime"
 )
 
 // fmDense builds a feature-major plan (format 1.3) at N = 2^10: 4 input
@@ -109,26 +108,7 @@ func TestSimulateDot(t *testing.T) {
 	// Lattigo: decrypted outputs against the noiseless run, per row RMS,
 	// compared with the simulated noise. Row 2 (bias only) carries no
 	// operand noise: compare rows 0 and 1.
-	c, err := runtime.NewContext(b.p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, evk, err := c.KeyGen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cts, err := c.Encrypt(sk, [][][]float64{xs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := c.Evaluate(evk, cts, runtime.EvalOptions{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := c.Decrypt(sk, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := lattigoRun(t, b.p, xs, 2)
 	for row := 0; row < 2; row++ {
 		var se, ss float64
 		for i := range xs {

@@ -117,26 +117,7 @@ func measure(t *testing.T, b *pb, out uint32, l *planpb.Layout, n int) (lattigo,
 		xs = append(xs, v)
 		samples = append(samples, [][]float64{v})
 	}
-	c, err := runtime.NewContext(b.p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, evk, err := c.KeyGen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cts, err := c.Encrypt(sk, [][][]float64{xs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, _, err := c.Evaluate(evk, cts, runtime.EvalOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := c.Decrypt(sk, res)
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := lattigoRun(t, b.p, xs, 0)
 	s, err := New(b.p, Options{Noise: true, Seed: 9})
 	if err != nil {
 		t.Fatal(err)
@@ -238,4 +219,31 @@ func chebInterp(fn func(float64) float64, d int) []float64 {
 	}
 	c[0] /= 2
 	return c
+}
+
+// lattigoRun encrypts xs (the samples of the plan's one input), evaluates
+// the plan with Lattigo on the given workers and decrypts its outputs.
+func lattigoRun(t *testing.T, p *planpb.Plan, xs [][]float64, workers int) [][][]float64 {
+	t.Helper()
+	c, err := runtime.NewContext(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, evk, err := c.KeyGen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := c.Encrypt(sk, [][][]float64{xs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := c.Evaluate(evk, cts, runtime.EvalOptions{Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := c.Decrypt(sk, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
 }

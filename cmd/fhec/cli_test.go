@@ -38,6 +38,12 @@ func cli(args ...string) (string, error) {
 // fast), keygen, encrypt, run, decrypt in dir.
 func setup(t *testing.T, dir string) *onnxbuild.MLP {
 	t.Helper()
+	return setupWith(t, dir)
+}
+
+// setupWith is setup with extra compile flags.
+func setupWith(t *testing.T, dir string, compileFlags ...string) *onnxbuild.MLP {
+	t.Helper()
 	m, err := onnxbuild.NewRandomMLP(3, []int{6, 5, 3}, "relu", onnxbuild.WithFlatten(2, 3))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func setup(t *testing.T, dir string) *onnxbuild.MLP {
 	must(t, tensorio.WriteFile(filepath.Join(dir, "x.npy"), x))
 	p := func(s string) string { return filepath.Join(dir, s) }
 	for _, args := range [][]string{
-		{"compile", p("m.onnx"), "-o", p("m.plan"), "--calibration", p("x.npy"), "--insecure"},
+		append([]string{"compile", p("m.onnx"), "-o", p("m.plan"), "--calibration", p("x.npy"), "--insecure"}, compileFlags...),
 		{"keygen", p("m.plan"), "-o", p("keys")},
 		{"encrypt", p("m.plan"), "--key", p("keys/secret.key"), p("x.npy"), "-o", p("x.ct")},
 		{"run", p("m.plan"), "--eval-key", p("keys/eval.key"), p("x.ct"), "-o", p("y.ct")},
@@ -80,6 +86,20 @@ func setup(t *testing.T, dir string) *onnxbuild.MLP {
 		}
 	}
 	return m
+}
+
+// TestFeatureMajorCLI runs the whole CLI contract on a feature-major plan
+// (one ciphertext per input element) and checks that inspect says so.
+func TestFeatureMajorCLI(t *testing.T) {
+	dir := t.TempDir()
+	setupWith(t, dir, "--feature-major")
+	out, err := cli("inspect", filepath.Join(dir, "m.plan"))
+	must(t, err)
+	for _, want := range []string{"feature-major: 6 ciphertexts (one per element)", "0 rotation keys", "3 ciphertexts (one per element)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func must(t *testing.T, err error) {

@@ -86,12 +86,19 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 	fmt.Fprintf(w, "  security: %s; HE standard estimate for log2(QP) %.1f at N = 2^%d: %s (128-bit limit %.0f); %d bootstraps\n",
 		sec, s.LogQP, s.LogN, est, s.HEStandardMaxLogQP, s.Bootstraps)
 	for _, in := range s.Inputs {
+		if in.Ciphertexts > 1 {
+			fmt.Fprintf(w, "  input  %q %v: level %d, feature-major: %d ciphertexts (one per element) per group of %d samples\n", in.Name, in.Shape, in.Level, in.Ciphertexts, in.Batch)
+			continue
+		}
 		fmt.Fprintf(w, "  input  %q %v: level %d, %d samples per ciphertext (period %d)\n", in.Name, in.Shape, in.Level, in.Batch, in.Period)
 	}
 	for _, o := range s.Outputs {
 		tail := ""
 		if len(o.ClientOps) > 0 {
 			tail = ", then on the client: " + strings.Join(o.ClientOps, ", ")
+		}
+		if o.Ciphertexts > 1 {
+			tail = fmt.Sprintf(", %d ciphertexts (one per element)", o.Ciphertexts) + tail
 		}
 		fmt.Fprintf(w, "  output %q %v: level %d%s\n", o.Name, o.Shape, o.Level, tail)
 	}
@@ -105,7 +112,19 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 			fmt.Fprintf(w, "    %-36s %s\n", k.Kind, byteSize(k.Bytes))
 		}
 	}
-	fmt.Fprintf(w, "  ciphertexts: input %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes))
+	inCts, outCts := 0, 0
+	for _, in := range s.Inputs {
+		inCts += in.Ciphertexts
+	}
+	for _, o := range s.Outputs {
+		outCts += o.Ciphertexts
+	}
+	if inCts > len(s.Inputs) || outCts > len(s.Outputs) {
+		fmt.Fprintf(w, "  ciphertexts: input %s, output %s each; per group of %d samples: input %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes),
+			s.SamplesPerCiphertext, byteSize(int64(inCts)*s.CiphertextBytes), byteSize(int64(outCts)*s.OutputCiphertextBytes))
+	} else {
+		fmt.Fprintf(w, "  ciphertexts: input %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes))
+	}
 	fmt.Fprintf(w, "  memory (estimated): server peak %s (keys, %s of plaintexts, %s per worker), client peak %s\n",
 		byteSize(s.ServerPeakBytes), byteSize(s.PlaintextBytes), byteSize(s.ServerPerWorkerBytes), byteSize(s.ClientPeakBytes))
 	kinds := make([]string, 0, len(s.InstructionCounts))
