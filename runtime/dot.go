@@ -254,8 +254,12 @@ func dotKernel(outs [][]uint64, rows []dotRowWeights, in [][]uint64, q uint64, b
 		return packed
 	}
 	packed = make([][]uint64, len(in))
-	if 2*b <= 59 {
+	switch {
+	case 2*b <= 59:
 		dotKernel64(outs, rows, pack, q, bred, lo, hi, block, buf.acc)
+		return
+	case b+(b+1)/2 <= 57:
+		dotKernelSplit(outs, rows, pack, q, bred, lo, hi, block, buf)
 		return
 	}
 	for c0 := lo; c0 < hi; c0 += block {
@@ -272,6 +276,83 @@ func dotKernel(outs [][]uint64, rows []dotRowWeights, in [][]uint64, q uint64, b
 				ins[t] = blk[k]
 			}
 			dotLimb(dst, row.w, ins, q, bred, buf.hi, buf.lo)
+		}
+	}
+}
+
+// dotKernelSplit is dotKernel for primes of 30 to 38 bits (a ciphertext's
+// q0, sized for the largest value): each weight w < q splits into
+// halves w = wh 2^h + wl (h = ceil(b/2)), whose products with a
+// coefficient stay below 2^(b+h) <= 2^57 and accumulate in two plain 64-bit
+// words (folded every 2^(63-b-h) products); the sum is wh-part 2^h + wl-part
+// mod q. Two plain multiplies per product are faster here than one
+// 64x64->128 multiply with its carries (measured 0.7 against 1.2 ns).
+func dotKernelSplit(outs [][]uint64, rows []dotRowWeights, pack func(c0, c1 int) [][]uint64, q uint64, bred []uint64, lo, hi, block int, buf *dotBuf) {
+	b := bits.Len64(q - 1)
+	h := uint((b + 1) / 2)
+	mask := uint64(1)<<h - 1
+	// After a fold both words are below q < 2^(b+h); with at most T
+	// products below 2^(b+h) added since, each stays below 2^64.
+	T := min(1<<(63-b-int(h)), 1<<20)
+	wh := make([][]uint64, len(rows))
+	wl := make([][]uint64, len(rows))
+	for r, row := range rows {
+		wh[r] = make([]uint64, len(row.w))
+		wl[r] = make([]uint64, len(row.w))
+		for t, w := range row.w {
+			wh[r][t], wl[r][t] = w>>h, w&mask
+		}
+	}
+	if cap(buf.hi) < block {
+		buf.hi, buf.lo = make([]uint64, block), make([]uint64, block)
+	}
+	fold := func(ah, al []uint64) {
+		for i := range ah {
+			ah[i] = ring.BRedAdd(ah[i], q, bred)
+			al[i] = ring.BRedAdd(al[i], q, bred)
+		}
+	}
+	for c0 := lo; c0 < hi; c0 += block {
+		c1 := min(c0+block, hi)
+		ah, al := buf.hi[:c1-c0], buf.lo[:c1-c0]
+		in := pack(c0, c1)
+		for r, row := range rows {
+			clear(ah)
+			clear(al)
+			idx, hs, ls := row.idx, wh[r], wl[r]
+			cnt, t := 0, 0
+			for ; t+2 <= len(idx); t += 2 {
+				if cnt+2 > T {
+					fold(ah, al)
+					cnt = 1
+				}
+				x0, x1 := in[idx[t]], in[idx[t+1]]
+				h0, h1, l0, l1 := hs[t], hs[t+1], ls[t], ls[t+1]
+				x1, ah, al := x1[:len(x0)], ah[:len(x0)], al[:len(x0)]
+				for i, v := range x0 {
+					v1 := x1[i]
+					ah[i] += h0*v + h1*v1
+					al[i] += l0*v + l1*v1
+				}
+				cnt += 2
+			}
+			if t < len(idx) {
+				if cnt+1 > T {
+					fold(ah, al)
+				}
+				x := in[idx[t]]
+				h0, l0 := hs[t], ls[t]
+				ah, al := ah[:len(x)], al[:len(x)]
+				for i, v := range x {
+					ah[i] += h0 * v
+					al[i] += l0 * v
+				}
+			}
+			dst := outs[r][c0:c1]
+			dst = dst[:len(ah)]
+			for i, v := range ah {
+				dst[i] = ring.BRedAdd(ring.BRedAdd(v, q, bred)<<h+ring.BRedAdd(al[i], q, bred), q, bred)
+			}
 		}
 	}
 }

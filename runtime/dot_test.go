@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -167,16 +168,89 @@ func TestDotExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	weights, _ := dotWeights(d.ins)
-	bias := dotBias(d.ins.Bias, d.vals[0].Scale, d.ins.Scale)
 	if want := res.Scale.Float64() / (scale40 * d.ins.Scale); math.Abs(want-1) > 1e-15 {
 		t.Fatalf("result scale off by %v", want)
 	}
-	for j := 0; j <= 3; j++ {
+	checkDotExact(t, d, d.ins, res)
+	if reduceInt64(math.MinInt64, q[0]) != new(bigInt).Mod(bigIntOf(math.MinInt64), new(bigInt).SetUint64(q[0])).Uint64() {
+		t.Fatal("reduceInt64(MinInt64)")
+	}
+}
+
+// TestDotKernels checks every accumulation path against exact integer
+// arithmetic: primes below 2^29.5 (64-bit words), of 30 to 38 bits (split
+// weights), and above (128-bit), with enough arguments to fold the
+// accumulators several times, as one DOT and as a group of rows.
+func TestDotKernels(t *testing.T) {
+	for _, logQ := range [][]int{{37, 28, 28, 28, 28}, {38, 30, 33, 29, 36}, {50, 40, 45, 55, 60}} {
+		d := newDotBenchPrimes(t, 300, logQ)
+		q := d.w.c.params.Q()
+		rng := rand.New(rand.NewPCG(uint64(logQ[1]), 5))
+		var insts []*planpb.Instruction
+		for r := 0; r < 3; r++ {
+			ins := &planpb.Instruction{Op: planpb.Op_DOT, Args: d.ins.Args, Scale: 1 << 20, Bias: float64(r) - 1}
+			for range d.ins.Args {
+				c := (2*rng.Float64() - 1) * float64(int64(1)<<(r*20))
+				if rng.IntN(7) == 0 {
+					c = 0
+				}
+				ins.Coeffs = append(ins.Coeffs, c)
+			}
+			insts = append(insts, ins)
+		}
+		res, err := d.w.dotRows(insts, d.vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, ins := range insts {
+			checkDotExact(t, d, ins, res[r])
+		}
+		one, err := d.w.dot(insts[1], d.vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDotExact(t, d, insts[1], one)
+
+		// The worst case for the accumulators' fold intervals: every
+		// coefficient q-1, every weight -1 = q-1 mod q; 1100 arguments
+		// exceed 8 fold intervals of every path.
+		d = newDotBenchPrimes(t, 1100, logQ)
+		for _, ct := range d.vals {
+			for _, p := range ct.Value {
+				for j, row := range p.Coeffs {
+					for i := range row {
+						row[i] = q[j] - 1
+					}
+				}
+			}
+		}
+		worst := &planpb.Instruction{Op: planpb.Op_DOT, Args: d.ins.Args, Scale: 1}
+		for range d.ins.Args {
+			worst.Coeffs = append(worst.Coeffs, -1)
+		}
+		res, err = d.w.dotRows([]*planpb.Instruction{worst, worst}, d.vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDotExact(t, d, worst, res[1])
+	}
+}
+
+// checkDotExact compares the first 64 coefficients of every limb and
+// component of res with sum_k w_k c_k (+ the bias on component 0) mod q_j
+// in exact integers.
+func checkDotExact(t *testing.T, d *dotBench, ins *planpb.Instruction, res *rlwe.Ciphertext) {
+	t.Helper()
+	q := d.w.c.params.Q()
+	weights, err := dotWeights(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias := dotBias(ins.Bias, d.vals[0].Scale, ins.Scale)
+	for j := 0; j <= res.Level(); j++ {
 		qj := q[j]
-		bj := bias
-		bm := new(bigInt).Mod(bj, new(bigInt).SetUint64(qj)).Uint64()
-		for i := 0; i < 3; i++ {
+		bm := new(bigInt).Mod(bias, new(bigInt).SetUint64(qj)).Uint64()
+		for i := range res.Value {
 			for x := 0; x < 64; x++ {
 				acc := new(bigInt)
 				for k, ct := range d.vals {
@@ -187,13 +261,10 @@ func TestDotExact(t *testing.T) {
 				}
 				want := acc.Mod(acc, new(bigInt).SetUint64(qj)).Uint64()
 				if got := res.Value[i].Coeffs[j][x]; got != want {
-					t.Fatalf("limb %d component %d coefficient %d: %d, want %d", j, i, x, got, want)
+					t.Fatalf("%d-bit prime, limb %d component %d coefficient %d: %d, want %d", bits.Len64(qj), j, i, x, got, want)
 				}
 			}
 		}
-	}
-	if reduceInt64(math.MinInt64, q[0]) != new(bigInt).Mod(bigIntOf(math.MinInt64), new(bigInt).SetUint64(q[0])).Uint64() {
-		t.Fatal("reduceInt64(MinInt64)")
 	}
 }
 
