@@ -47,7 +47,8 @@ type Config struct {
 	QueueDepth int
 	// MaxKeyBytes bounds one evaluation-key upload (default 1 GiB).
 	MaxKeyBytes int64
-	// MaxCiphertextBytes bounds one evaluation request body (default 256 MiB).
+	// MaxCiphertextBytes bounds one evaluation request body (default 256 MiB,
+	// or a full group of the plan's input ciphertexts plus 1/8 if larger).
 	MaxCiphertextBytes int64
 	// KeyStoreBytes is the budget for all evaluation keys held (default
 	// 4 GiB); the least recently used keys not in use are evicted to make
@@ -147,6 +148,17 @@ func New(planFile []byte, cfg Config) (*Server, error) {
 	rt, err := runtime.NewContext(p)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MaxCiphertextBytes <= 0 {
+		// room for one full group of input ciphertexts: a feature-major
+		// plan has one ciphertext per input element (CryptoNets: 588 MiB)
+		if sm, err := plan.Summarize(p); err == nil {
+			group := int64(0)
+			for _, in := range sm.Inputs {
+				group += int64(in.Ciphertexts) * sm.CiphertextBytes
+			}
+			cfg.MaxCiphertextBytes = max(256<<20, group+group/8)
+		}
 	}
 	cfg = cfg.withDefaults()
 	sum := sha256.Sum256(planFile)

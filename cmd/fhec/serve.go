@@ -76,7 +76,7 @@ finish and are answered. Clients: fhec query, or the Go package client.`,
 	f.IntVar(&cfg.Workers, "workers", 0, "evaluations at once, one core each (default: all cores)")
 	f.IntVar(&cfg.QueueDepth, "queue", 0, "requests that may wait for a worker; more get 503 (default 4 x workers)")
 	f.Int64Var(&maxKeyMiB, "max-key-mib", 1024, "largest evaluation-key upload, MiB")
-	f.Int64Var(&maxCtMiB, "max-ciphertext-mib", 256, "largest ciphertext request, MiB")
+	f.Int64Var(&maxCtMiB, "max-ciphertext-mib", 0, "largest ciphertext request, MiB (0: 256, or a full group of the plan's input ciphertexts plus 1/8 if larger)")
 	f.Int64Var(&storeMiB, "key-store-mib", 4096, "evaluation keys held at once, MiB (least recently used evicted)")
 	f.IntVar(&cfg.MaxConcurrentUploads, "uploads", 2, "key uploads decoded at once; more get 503")
 	f.DurationVar(&queueTimeout, "queue-timeout", 2*time.Minute, "longest wait for a worker (then 503)")
