@@ -94,11 +94,12 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 	}
 	hoisted := map[int]*rlwe.Ciphertext{}
 	var (
-		mu    sync.Mutex
-		ready = make(chan int, n)
-		done  int
-		first error
-		wg    sync.WaitGroup
+		mu      sync.Mutex
+		ready   = make(chan int, n)
+		running int // instructions being executed
+		done    int
+		first   error
+		wg      sync.WaitGroup
 	)
 	for k := 0; k < n; k++ {
 		if deps[k] == 0 {
@@ -120,6 +121,8 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 				var err error
 				mu.Lock()
 				failed := first != nil
+				running++
+				w.alone = running == 1 && len(ready) == 0
 				mu.Unlock()
 				if !failed {
 					switch {
@@ -172,6 +175,7 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 						}
 					}
 				}
+				running--
 				for _, s := range d.succ[k] {
 					if deps[s]--; deps[s] == 0 {
 						ready <- s

@@ -318,14 +318,17 @@ func (c *Context) encodeAll(workers int) ([]*rlwe.Plaintext, error) {
 
 // worker evaluates groups with its own evaluator.
 type worker struct {
-	c       *Context
-	plain   []*rlwe.Plaintext
-	eval    *countingEvaluator
-	poly    *hefloat.PolynomialEvaluator
-	lte     *hefloat.LinearTransformationEvaluator // made on first use
-	par     int                                    // goroutines a LINEAR instruction may use
-	sub     []*hefloat.Evaluator                   // their evaluators (made on first use)
-	btp     *bootstrapping.Evaluator               // plans that bootstrap
+	c     *Context
+	plain []*rlwe.Plaintext
+	eval  *countingEvaluator
+	poly  *hefloat.PolynomialEvaluator
+	lte   *hefloat.LinearTransformationEvaluator // made on first use
+	par   int                                    // goroutines a LINEAR instruction may use
+	// alone: no other instruction of the group runs or is ready, so a
+	// ROTATE or RELINEARIZE splits its key switch over par goroutines
+	alone   bool
+	sub     []*hefloat.Evaluator     // their evaluators (made on first use)
+	btp     *bootstrapping.Evaluator // plans that bootstrap
 	ops     OpCounts
 	trace   func(group, pc int, ct *rlwe.Ciphertext)
 	instr   map[planpb.Op]int64
@@ -446,6 +449,9 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 		if params.GaloisElement(int(ins.Offset)) == 1 {
 			return ct.CopyNew(), nil
 		}
+		if w.alone && w.par > 1 {
+			return w.rotateParallel(ct, int(ins.Offset))
+		}
 		res = hefloat.NewCiphertext(params, ct.Degree(), ct.Level())
 		if err = ev.Rotate(ct, int(ins.Offset), res); err != nil {
 			return nil, err
@@ -471,6 +477,9 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 		return res, ev.Mul(a, b, res)
 	case planpb.Op_RELINEARIZE:
 		ct := arg(0)
+		if w.alone && w.par > 1 {
+			return w.relinearizeParallel(ct)
+		}
 		res = hefloat.NewCiphertext(params, 1, ct.Level())
 		return res, ev.Relinearize(ct, res)
 	case planpb.Op_RESCALE:
