@@ -488,6 +488,10 @@ func (w *worker) exec(ins *planpb.Instruction, vals []*rlwe.Ciphertext) (res *rl
 		return res, ev.Rescale(ct, res)
 	case planpb.Op_POLY:
 		ct := arg(0)
+		if w.alone && w.par > 1 {
+			ev.relin = w.relinearizeParallel
+			defer func() { ev.relin = nil }()
+		}
 		poly := bignum.NewPolynomial(bignum.Chebyshev, ins.Coeffs, [2]float64{-1, 1})
 		res, err = w.poly.Evaluate(ct, poly, rlwe.NewScale(ins.Scale))
 		if err != nil {
@@ -520,6 +524,19 @@ func recoverTo(err *error) {
 type countingEvaluator struct {
 	*hefloat.Evaluator
 	n *OpCounts
+	// relin, when set, relinearizes the ct x ct products of MulRelin (the
+	// polynomial evaluator's) instead of Lattigo's fused product: the
+	// worker's key switch over the cores (relinearizeParallel).
+	relin func(*rlwe.Ciphertext) (*rlwe.Ciphertext, error)
+}
+
+// mulRelinVia computes op0 * op1 (ciphertexts) and relinearizes with e.relin.
+func (e *countingEvaluator) mulRelinVia(op0, op1 *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	tmp := hefloat.NewCiphertext(*e.Evaluator.GetParameters(), 2, min(op0.Level(), op1.Level()))
+	if err := e.Evaluator.Mul(op0, op1, tmp); err != nil {
+		return nil, err
+	}
+	return e.relin(tmp)
 }
 
 func (e *countingEvaluator) countAdd(op1 rlwe.Operand) {
@@ -580,11 +597,25 @@ func (e *countingEvaluator) MulNew(op0 *rlwe.Ciphertext, op1 rlwe.Operand) (*rlw
 }
 
 func (e *countingEvaluator) MulRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand, opOut *rlwe.Ciphertext) error {
+	if ct, ok := op1.(*rlwe.Ciphertext); ok && e.relin != nil && op0.Degree() == 1 && ct.Degree() == 1 {
+		e.countMul(op1, false) // relinearizeParallel counts its key switch
+		r, err := e.mulRelinVia(op0, ct)
+		if err != nil {
+			return err
+		}
+		opOut.Resize(1, r.Level())
+		opOut.Copy(r)
+		return nil
+	}
 	e.countMul(op1, true)
 	return e.Evaluator.MulRelin(op0, op1, opOut)
 }
 
 func (e *countingEvaluator) MulRelinNew(op0 *rlwe.Ciphertext, op1 rlwe.Operand) (*rlwe.Ciphertext, error) {
+	if ct, ok := op1.(*rlwe.Ciphertext); ok && e.relin != nil && op0.Degree() == 1 && ct.Degree() == 1 {
+		e.countMul(op1, false)
+		return e.mulRelinVia(op0, ct)
+	}
 	e.countMul(op1, true)
 	return e.Evaluator.MulRelinNew(op0, op1)
 }

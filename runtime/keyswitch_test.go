@@ -7,6 +7,8 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+
+	"github.com/fhec/fhec/plan/planpb"
 )
 
 // TestParallelKeySwitch: ROTATE and RELINEARIZE with the key switch split
@@ -75,5 +77,49 @@ func TestParallelKeySwitch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestParallelPoly: a POLY evaluated with its relinearizations split over
+// the cores gives exactly the ciphertext of Lattigo's fused products.
+func TestParallelPoly(t *testing.T) {
+	params, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{
+		LogN: 11, LogQ: []int{55, 40, 40, 40, 40, 40}, LogP: []int{61}, LogDefaultScale: 40,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kgen := rlwe.NewKeyGenerator(params)
+	sk := kgen.GenSecretKeyNew()
+	base := hefloat.NewEvaluator(params, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(sk)))
+	pt := hefloat.NewPlaintext(params, params.MaxLevel())
+	vals := make([]float64, params.MaxSlots())
+	for i := range vals {
+		vals[i] = float64(i%13)/6.5 - 1
+	}
+	if err := hefloat.NewEncoder(params).Encode(vals, pt); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := rlwe.NewEncryptor(params, sk).EncryptNew(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := &planpb.Instruction{Op: planpb.Op_POLY, Args: []uint32{0}, Coeffs: []float64{0.1, 0.5, 0.3, -0.2, 0.05, 0.01, -0.02, 0.004}, Depth: 3, Scale: params.DefaultScale().Float64()}
+	var outs []*rlwe.Ciphertext
+	for _, par := range []int{1, 2} {
+		w := &worker{c: &Context{params: params}, par: par, alone: true}
+		w.eval = &countingEvaluator{Evaluator: base.ShallowCopy(), n: &w.ops}
+		w.poly = hefloat.NewPolynomialEvaluator(params, w.eval)
+		res, err := w.exec(ins, []*rlwe.Ciphertext{ct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.ops.Relinearizations == 0 || w.ops.Relinearizations != w.ops.CtCtMults {
+			t.Fatalf("par %d: counts %+v", par, w.ops)
+		}
+		outs = append(outs, res)
+	}
+	if !outs[0].Equal(outs[1]) {
+		t.Fatal("POLY with parallel relinearizations differs from Lattigo's")
 	}
 }
