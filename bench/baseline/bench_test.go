@@ -109,3 +109,71 @@ func BenchmarkMLP784(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMLP784Paired measures the same three evaluations as
+// BenchmarkMLP784 (the expert's, fhec on one core, fhec on all cores)
+// interleaved: each iteration runs the three once, in turn, so a machine
+// whose speed drifts (a shared VM) slows all three alike, and the ratios
+// compare like with like. time-vs-baseline is the ratio of the summed times.
+//
+//	go test -run '^$' -bench MLP784Paired -benchtime 20x ./bench/baseline
+func BenchmarkMLP784Paired(b *testing.B) {
+	x := TestInputs(1, 1)[0]
+	for _, act := range []Activation{Square, ReLU7} {
+		b.Run(string(act), func(b *testing.B) {
+			_, onnx, bl := setup(b, act)
+			sk, evk := bl.KeyGen()
+			srv := bl.NewServer(evk)
+			bct, err := bl.Encrypt(sk, x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := compileFhec(b, onnx, act)
+			r, err := fhec.NewRuntime(c.Plan)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fsk, fevk, err := r.KeyGen()
+			if err != nil {
+				b.Fatal(err)
+			}
+			fct, err := r.EncryptTensor(fsk, fhec.Tensor{Shape: []int{1, In}, Data: x})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := r.Prepare(0); err != nil {
+				b.Fatal(err)
+			}
+			var tb, t1, t2 time.Duration
+			var ops OpCounts
+			var st *fhec.Stats
+			for b.Loop() {
+				t0 := time.Now()
+				if _, ops, err = srv.Evaluate(bct); err != nil {
+					b.Fatal(err)
+				}
+				tb += time.Since(t0)
+				t0 = time.Now()
+				if _, _, err = r.Evaluate(fevk, fct, fhec.EvalOptions{Workers: 1}); err != nil {
+					b.Fatal(err)
+				}
+				t1 += time.Since(t0)
+				t0 = time.Now()
+				if _, st, err = r.Evaluate(fevk, fct, fhec.EvalOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				t2 += time.Since(t0)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(tb.Milliseconds())/n, "baseline-ms/op")
+			b.ReportMetric(float64(t1.Milliseconds())/n, "fhec-1core-ms/op")
+			b.ReportMetric(float64(t2.Milliseconds())/n, "fhec-allcores-ms/op")
+			b.ReportMetric(float64(t1)/float64(tb), "1core-vs-baseline")
+			b.ReportMetric(float64(t2)/float64(tb), "allcores-vs-baseline")
+			b.ReportMetric(float64(ops.Rotations), "baseline-rotations/op")
+			b.ReportMetric(float64(st.Ops.Rotations), "fhec-rotations/op")
+			b.ReportMetric(float64(ops.KeySwitches), "baseline-key-switches/op")
+			b.ReportMetric(float64(st.Ops.KeySwitches), "fhec-key-switches/op")
+		})
+	}
+}
