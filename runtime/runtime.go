@@ -18,7 +18,9 @@ package runtime
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -404,42 +406,79 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 			}
 		}
 	}
-	ecd := hefloat.NewEncoder(c.params)
-	enc := rlwe.NewEncryptor(c.params, sk.sk)
 	slots := c.params.MaxSlots()
 	groups := c.Groups(samples)
 	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Inputs, samples: samples, values: make([][]*rlwe.Ciphertext, len(c.inRows))}
-	for r, row := range c.inRows {
-		in := ins[row.tensor]
-		t := tiled(in.Layout)
+	for r := range c.inRows {
 		out.values[r] = make([]*rlwe.Ciphertext, groups)
-		for g := range groups {
-			group := inputs[row.tensor][g*c.batch : min((g+1)*c.batch, samples)]
-			var vals []float64
-			if row.element >= 0 { // feature-major: sample b in slot b
-				vals = make([]float64, slots)
-				for b, v := range group {
-					vals[b] = v[row.element]
+	}
+	// One job per ciphertext (a feature-major input has one per element),
+	// spread over the cores, each with its own encoder and encryptor.
+	jobs := len(c.inRows) * groups
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range max(1, min(jobs, goruntime.NumCPU())) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ecd := hefloat.NewEncoder(c.params)
+			enc := rlwe.NewEncryptor(c.params, sk.sk)
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= jobs {
+					return
 				}
-			} else {
-				var err error
-				if vals, err = t.Pack(group, slots); err != nil {
-					return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+				r, g := j/groups, j%groups
+				ct, err := c.encryptOne(ecd, enc, inputs, r, g, samples, slots)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					next.Store(int64(jobs))
+					return
 				}
+				out.values[r][g] = ct
 			}
-			pt := hefloat.NewPlaintext(c.params, int(in.Level))
-			pt.Scale = rlwe.NewScale(in.Scale)
-			if err := ecd.Encode(vals, pt); err != nil {
-				return nil, fmt.Errorf("runtime: encode input %s: %w", c.rowName(Inputs, r), err)
-			}
-			ct, err := enc.EncryptNew(pt)
-			if err != nil {
-				return nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
-			}
-			out.values[r][g] = ct
-		}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
+}
+
+// encryptOne packs and encrypts the ciphertext of input row r, group g.
+func (c *Context) encryptOne(ecd *hefloat.Encoder, enc *rlwe.Encryptor, inputs [][][]float64, r, g, samples, slots int) (*rlwe.Ciphertext, error) {
+	row := c.inRows[r]
+	in := c.plan.Inputs[row.tensor]
+	group := inputs[row.tensor][g*c.batch : min((g+1)*c.batch, samples)]
+	var vals []float64
+	if row.element >= 0 { // feature-major: sample b in slot b
+		vals = make([]float64, slots)
+		for b, v := range group {
+			vals[b] = v[row.element]
+		}
+	} else {
+		var err error
+		if vals, err = tiled(in.Layout).Pack(group, slots); err != nil {
+			return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+		}
+	}
+	pt := hefloat.NewPlaintext(c.params, int(in.Level))
+	pt.Scale = rlwe.NewScale(in.Scale)
+	if err := ecd.Encode(vals, pt); err != nil {
+		return nil, fmt.Errorf("runtime: encode input %s: %w", c.rowName(Inputs, r), err)
+	}
+	ct, err := enc.EncryptNew(pt)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
+	}
+	return ct, nil
 }
 
 // Decrypt decrypts the outputs of Evaluate: result[o][s] holds the
