@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,81 @@ func smallPlan(t testing.TB) *planpb.Plan {
 			Activations: []*planpb.Activation{{Value: "11", Function: "relu", Lo: -1, Hi: 1, Degree: 2, FitMaxError: 0.1}},
 			OpCounts:    &planpb.OpCounts{Rotations: 1, CtCtMults: 1, CtPtMults: 1, Rescales: 2, Relinearizations: 1, KeySwitches: 2, Additions: 2, Encodes: 2},
 		},
+	}
+}
+
+// smallFeatureMajorPlan is a feature-major plan (format 1.3): three input
+// elements, a dense row over their squares (DOT on degree-2 operands),
+// relinearized and rescaled twice, and a one-operand DOT with a bias.
+func smallFeatureMajorPlan(t testing.TB) *planpb.Plan {
+	t.Helper()
+	params := smallParams(t)
+	hp, err := CKKSParameters(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := float64(uint64(1) << 40)
+	lay := &planpb.Layout{Len: 1, Period: 1, Batch: uint32(hp.MaxSlots())}
+	return &planpb.Plan{
+		Producer: "plan_test",
+		Params:   params,
+		Keys:     &planpb.KeySet{Relinearization: true},
+		Inputs:   []*planpb.Input{{Name: "x", Shape: []int64{3}, Layout: lay, Value: 0, ElementValues: []uint32{0, 1, 2}, Level: 4, Scale: scale}},
+		Program: []*planpb.Instruction{
+			{Op: planpb.Op_MUL, Args: []uint32{0, 0}, Result: 3},
+			{Op: planpb.Op_MUL, Args: []uint32{1, 1}, Result: 4},
+			{Op: planpb.Op_MUL, Args: []uint32{2, 2}, Result: 5},
+			{Op: planpb.Op_DOT, Args: []uint32{3, 4, 5}, Result: 6, Coeffs: []float64{0.5, -0.25, 0}, Scale: float64(params.Q[3]), Bias: 0.125},
+			{Op: planpb.Op_RELINEARIZE, Args: []uint32{6}, Result: 7},
+			{Op: planpb.Op_RESCALE, Args: []uint32{7}, Result: 8},
+			{Op: planpb.Op_RESCALE, Args: []uint32{8}, Result: 9},
+			{Op: planpb.Op_DOT, Args: []uint32{9}, Result: 10, Coeffs: []float64{1}, Scale: 1, Bias: -1},
+			{Op: planpb.Op_DOT, Args: []uint32{9}, Result: 11, Coeffs: []float64{2}, Scale: 1},
+		},
+		Outputs:   []*planpb.Output{{Name: "y", Shape: []int64{2}, Layout: lay, Value: 10, ElementValues: []uint32{10, 11}}},
+		NumValues: 12,
+		Metadata:  &planpb.Metadata{OpCounts: &planpb.OpCounts{CtCtMults: 3, CtPtMults: 4, Rescales: 2, Relinearizations: 1, KeySwitches: 1, Additions: 2}},
+	}
+}
+
+// TestValidateFeatureMajor: the feature-major plan is valid, and each way
+// of breaking its DOTs and element lists is refused with a clear error.
+func TestValidateFeatureMajor(t *testing.T) {
+	if err := Validate(smallFeatureMajorPlan(t)); err != nil {
+		t.Fatalf("valid plan rejected: %v", err)
+	}
+	cases := []struct {
+		name string
+		edit func(p *planpb.Plan)
+		msg  string
+	}{
+		{"coeff count", func(p *planpb.Plan) { p.Program[3].Coeffs = p.Program[3].Coeffs[:2] }, "2 coefficients for 3 arguments"},
+		{"weight overflow", func(p *planpb.Plan) { p.Program[3].Coeffs[0] = 1e10 }, "not an int64 weight"},
+		{"NaN coeff", func(p *planpb.Plan) { p.Program[3].Coeffs[1] = math.NaN() }, "not an int64 weight"},
+		{"bias Inf", func(p *planpb.Plan) { p.Program[3].Bias = math.Inf(1) }, "bias"},
+		{"scale 0", func(p *planpb.Plan) { p.Program[3].Scale = 0 }, "weight scale"},
+		{"mixed degrees", func(p *planpb.Plan) { p.Program[3].Args[2] = 2 }, "all must agree"},
+		{"no args", func(p *planpb.Plan) { p.Program[7].Args = nil; p.Program[7].Coeffs = nil }, "want at least 1"},
+		{"element twice", func(p *planpb.Plan) { p.Inputs[0].ElementValues[2] = 1 }, "listed twice"},
+		{"element count", func(p *planpb.Plan) { p.Inputs[0].Shape = []int64{4} }, "element_values lists 3"},
+		{"value not first", func(p *planpb.Plan) { p.Inputs[0].Value = 1 }, "not element_values[0]"},
+		{"layout", func(p *planpb.Plan) { p.Inputs[0].Layout = &planpb.Layout{Len: 1, Period: 1, Batch: 2} }, "feature-major layout"},
+		{"output element undefined", func(p *planpb.Plan) { p.Outputs[0].ElementValues[1] = 40 }, "not defined"},
+		{"output element degree 2", func(p *planpb.Plan) { p.Outputs[0].ElementValues[1] = 6 }, "degree-1 ciphertext"},
+		{"too many values", func(p *planpb.Plan) { p.NumValues = 13 }, "num_values 13"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := smallFeatureMajorPlan(t)
+			c.edit(p)
+			err := Validate(p)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("error %q, want ErrInvalid containing %q", err, c.msg)
+			}
+		})
 	}
 }
 
@@ -332,6 +408,12 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	payload := good[headerSize : len(good)-checksumSize]
 	f.Add(good)
+	fm, err := Marshal(smallFeatureMajorPlan(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(fm)
+	f.Add(fm[headerSize : len(fm)-checksumSize])
 	f.Add(payload)
 	f.Add(good[:40])
 	f.Add([]byte("FHECPLAN"))

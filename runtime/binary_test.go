@@ -306,7 +306,12 @@ func fill(b []byte, off, n int, v byte) []byte {
 // fuzzDecoder fuzzes a decoder with whole files and with bodies in a valid
 // frame (so that the checksum does not hide the body decoder).
 func fuzzDecoder[T interface{ MarshalBinary() ([]byte, error) }](f *testing.F, magic string, seeds func(*files) [][]byte, dec func(*Context, []byte) (T, error)) {
-	fs := makeFiles(f, tinyPlan(f), 3)
+	fuzzDecoderOf(f, tinyPlan(f), magic, seeds, dec)
+}
+
+// fuzzDecoderOf is fuzzDecoder for the files of plan b.
+func fuzzDecoderOf[T interface{ MarshalBinary() ([]byte, error) }](f *testing.F, b *builder, magic string, seeds func(*files) [][]byte, dec func(*Context, []byte) (T, error)) {
+	fs := makeFiles(f, b, 3)
 	c := fs.c
 	for _, s := range seeds(fs) {
 		f.Add(s)
@@ -328,6 +333,12 @@ func fuzzDecoder[T interface{ MarshalBinary() ([]byte, error) }](f *testing.F, m
 			}
 		}
 	})
+}
+
+// FuzzUnmarshalCiphertextsFeatureMajor: the ciphertext files of a
+// feature-major plan (one ciphertext per input element).
+func FuzzUnmarshalCiphertextsFeatureMajor(f *testing.F) {
+	fuzzDecoderOf(f, fmDensePlan(f), MagicCiphertexts, func(fs *files) [][]byte { return [][]byte{fs.in, fs.outs} }, (*Context).UnmarshalCiphertexts)
 }
 
 func FuzzUnmarshalSecretKey(f *testing.F) {

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 t="${FUZZTIME:-50000x}"
 par="${FUZZPARALLEL:-2}"
 go test ./plan -run '^$' -fuzz '^FuzzUnmarshal$' -fuzztime "$t" -parallel "$par"
-for f in FuzzUnmarshalSecretKey FuzzUnmarshalEvaluationKeys FuzzUnmarshalCiphertexts; do
+for f in FuzzUnmarshalSecretKey FuzzUnmarshalEvaluationKeys FuzzUnmarshalCiphertexts FuzzUnmarshalCiphertextsFeatureMajor; do
 	go test ./runtime -run '^$' -fuzz "^${f}\$" -fuzztime "$t" -parallel "$par"
 done
 # The independent plan reader is its own module: vet and build it too (its
