@@ -123,3 +123,37 @@ func TestParallelPoly(t *testing.T) {
 		t.Fatal("POLY with parallel relinearizations differs from Lattigo's")
 	}
 }
+
+// TestDecomposeParallel: the digits decomposed over several evaluators are
+// Lattigo's DecomposeNTT, value for value.
+func TestDecomposeParallel(t *testing.T) {
+	for _, logP := range [][]int{{61}, {50, 50}} {
+		params, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{
+			LogN: 10, LogQ: []int{50, 40, 40, 40, 40}, LogP: logP, LogDefaultScale: 40,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := hefloat.NewEvaluator(params, nil)
+		rng := rand.New(rand.NewPCG(5, 6))
+		for level := 0; level <= params.MaxLevel(); level++ {
+			ct := hefloat.NewCiphertext(params, 1, level)
+			for j, row := range ct.Value[1].Coeffs {
+				for i := range row {
+					row[i] = rng.Uint64N(params.Q()[j])
+				}
+			}
+			want := base.ShallowCopy()
+			wbuf := want.GetBuffDecompQP()
+			want.DecomposeNTT(level, params.MaxLevelP(), params.PCount(), ct.Value[1], ct.IsNTT, wbuf)
+			evs := []*hefloat.Evaluator{base.ShallowCopy(), base.ShallowCopy(), base.ShallowCopy()}
+			got := evs[0].GetBuffDecompQP()
+			decomposeParallel(params, evs, level, ct, got)
+			for i := 0; i < params.BaseRNSDecompositionVectorSize(level, params.MaxLevelP()); i++ {
+				if !got[i].Q.Equal(&wbuf[i].Q) || !got[i].P.Equal(&wbuf[i].P) {
+					t.Fatalf("P %v level %d: digit %d differs", logP, level, i)
+				}
+			}
+		}
+	}
+}

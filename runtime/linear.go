@@ -8,6 +8,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/utils"
 
@@ -214,10 +215,10 @@ func (w *worker) linearParallel(ct *rlwe.Ciphertext, lt hefloat.LinearTransforma
 	}
 	level := res.Level()
 	index, _, rotN2 := he.LinearTransformation(lt).BSGSIndex()
-	decomp := w.sub[0].GetBuffDecompQP()
-	w.sub[0].DecomposeNTT(level, params.MaxLevelP(), params.PCount(), ct.Value[1], ct.IsNTT, decomp)
-
 	par := w.par
+	decomp := w.sub[0].GetBuffDecompQP()
+	decomposeParallel(params, w.sub[:par], level, ct, decomp)
+
 	run := func(n int, f func(k int) error) error {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -305,4 +306,47 @@ func (w *worker) linearParallel(ct *rlwe.Ciphertext, lt hefloat.LinearTransforma
 		}
 	}
 	return nil
+}
+
+// decomposeParallel is DecomposeNTT (the RNS digits of ct's second
+// polynomial, each extended to QP in the NTT domain, into decomp) with the
+// digits split over evs: each digit is independent and the same operations
+// as Lattigo's, so decomp holds the same values.
+func decomposeParallel(params hefloat.Parameters, evs []*hefloat.Evaluator, level int, ct *rlwe.Ciphertext, decomp []ringqp.Poly) {
+	levelP := params.MaxLevelP()
+	ringQ := params.RingQ().AtLevel(level)
+	c2 := ct.Value[1]
+	var cNTT, cInv ring.Poly
+	if ct.IsNTT {
+		cNTT, cInv = c2, ringQ.NewPoly()
+		ringQ.INTT(cNTT, cInv)
+	} else {
+		cNTT, cInv = ringQ.NewPoly(), c2
+		ringQ.NTT(cInv, cNTT)
+	}
+	digits := params.BaseRNSDecompositionVectorSize(level, levelP)
+	par := max(1, min(len(evs), digits))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var panicked any
+	for k := 0; k < par; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					panicked = p
+					mu.Unlock()
+				}
+			}()
+			for i := k; i < digits; i += par {
+				evs[k].DecomposeSingleNTT(level, levelP, params.PCount(), i, cNTT, cInv, decomp[i].Q, decomp[i].P)
+			}
+		}(k)
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
