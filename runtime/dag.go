@@ -93,36 +93,49 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 		uses[k] = v
 	}
 	hoisted := map[int]*rlwe.Ciphertext{}
+	// Ready instructions wait on a stack: the successors of the one just
+	// finished run first (depth first), so a value's readers follow it
+	// closely and it is freed early. In program order, a breadth-first
+	// queue would compute every output of a wide layer before any of
+	// their readers (a feature-major convolution: 980 ciphertexts live at
+	// once).
 	var (
 		mu      sync.Mutex
-		ready   = make(chan int, n)
+		wake    = sync.NewCond(&mu)
+		stack   []int
 		running int // instructions being executed
 		done    int
 		first   error
 		wg      sync.WaitGroup
 	)
-	for k := 0; k < n; k++ {
+	for k := n - 1; k >= 0; k-- { // the first in program order on top
 		if deps[k] == 0 {
-			ready <- k
+			stack = append(stack, k)
 		}
-	}
-	if n == 0 {
-		close(ready)
 	}
 	for _, w := range ws {
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
-			for k := range ready {
+			for {
+				mu.Lock()
+				for len(stack) == 0 && done < n {
+					wake.Wait()
+				}
+				if len(stack) == 0 {
+					mu.Unlock()
+					return
+				}
+				k := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
 				pc := d.nodes[k]
 				ins := prog[pc]
 				t0 := time.Now()
 				var res *rlwe.Ciphertext
 				var err error
-				mu.Lock()
 				failed := first != nil
 				running++
-				w.alone = running == 1 && len(ready) == 0
+				w.alone = running == 1 && len(stack) == 0
 				mu.Unlock()
 				if !failed {
 					switch {
@@ -176,15 +189,15 @@ func (c *Context) runDAG(ws []*worker, in, out *Ciphertexts, g int) error {
 					}
 				}
 				running--
-				for _, s := range d.succ[k] {
+				succ := d.succ[k]
+				for i := len(succ) - 1; i >= 0; i-- { // the first in program order on top
+					s := succ[i]
 					if deps[s]--; deps[s] == 0 {
-						ready <- s
+						stack = append(stack, s)
 					}
 				}
 				done++
-				if done == n {
-					close(ready)
-				}
+				wake.Broadcast()
 				mu.Unlock()
 			}
 		}(w)
