@@ -22,9 +22,12 @@ import (
 // with S the args' common exact scale. It runs at ring level: every w_k is
 // an integer multiplying each coefficient of each component, so per limb j
 // (modulus q) the result is sum_k (w_k mod q) * c_k mod q, accumulated
-// lazily in 128 bits per coefficient (one 64x64->128 multiply and an
-// add-with-carry per term) and reduced once at the end. B is a constant
-// polynomial: the value B mod q at every NTT point of component 0.
+// lazily and reduced only when the accumulator could overflow: in one
+// 64-bit word for primes below 2^29.5 (dotKernel64), in two words of split
+// weights up to 2^38 (dotKernelSplit), in 128 bits above (dotLimb). B is a
+// constant polynomial: the value B mod q at every NTT point of component 0.
+// DOTs sharing their arguments run together (dotRows), blocked over
+// coefficients.
 
 // dotBuf holds one goroutine's accumulators for a block of coefficients.
 type dotBuf struct {
