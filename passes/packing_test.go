@@ -3,6 +3,7 @@ package passes
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fhec/fhec/internal/onnxbuild"
@@ -183,6 +184,33 @@ func TestPartialSumsBeforePoly(t *testing.T) {
 		// the clean packing holds every output in every slot it fills
 		if !clean.partialSumsSafe(in, w, bias, feed, math.Exp2(60), math.Exp2(30), 4096) {
 			t.Errorf("cancelling rows %v: the clean packing is judged unsafe", cancel)
+		}
+	}
+}
+
+// TestBatchBeyondSlotsSuggestsFeatureMajor: asking for more samples per
+// ciphertext than slot packing holds warns and names feature-major
+// packing; a batch that fits does not.
+func TestBatchBeyondSlotsSuggestsFeatureMajor(t *testing.T) {
+	m, err := onnxbuild.NewRandomMLP(5, []int{100, 40, 10}, "square")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		batch int
+		warn  bool
+	}{{1 << 20, true}, {2, false}} {
+		f := mlpFunc(t, m)
+		ctx := &Context{Insecure: true, Batch: tc.batch}
+		if err := (&Pipeline{Passes: Standard()}).Run(f, ctx); err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for _, w := range ctx.Warnings {
+			warned = warned || strings.Contains(w, "--feature-major")
+		}
+		if warned != tc.warn {
+			t.Errorf("batch %d: warned %v, want %v (%q)", tc.batch, warned, tc.warn, ctx.Warnings)
 		}
 	}
 }

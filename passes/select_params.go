@@ -173,6 +173,10 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 	if c.FeatureMajor {
 		f.Attrs["packing"] = "feature-major"
 	} else if c.Batch > 0 { // fewer samples per ciphertext than fit: latency mode
+		if nextPow2(c.Batch) > chosen.Batch {
+			c.Warn("batch %d: %d samples fit in a ciphertext with slot packing (period %d of %d slots); feature-major packing (--feature-major) puts %d samples in each group of ciphertexts, one per input element",
+				c.Batch, chosen.Batch, period, 1<<(chosen.LogN-1), 1<<(chosen.LogN-1))
+		}
 		chosen.Batch = min(nextPow2(c.Batch), chosen.Batch)
 	}
 	f.Attrs["batch"] = int64(chosen.Batch)
