@@ -118,6 +118,7 @@ func EncodeLinear(params hefloat.Parameters, p *planpb.Plan, encodeOf func(uint3
 	var jobs []job
 	for _, g := range utils.GetSortedKeys(index) {
 		sub := lt
+		sub.MetaData = lt.MetaData.CopyNew() // the encoder writes its scale: one copy per job (else a data race)
 		sub.Vec = map[int]ringqp.Poly{}
 		d := hefloat.Diagonals[float64]{}
 		for _, b := range index[g] {
