@@ -100,6 +100,15 @@ func TestFeatureMajorCLI(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)
 		}
 	}
+	// bench: one repetition by default (one sample costs a whole group),
+	// no rotation and no rotation lower bound
+	out, err = cli("bench", filepath.Join(dir, "m.plan"))
+	must(t, err)
+	for _, want := range []string{"(median of 1)", "0 rotations (0 hoisted; lower bound 0)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func must(t *testing.T, err error) {
