@@ -59,6 +59,9 @@ type Summary struct {
 	SecretKeyFileBytes    int64        `json:"secretKeyFileBytes"`
 	CiphertextBytes       int64        `json:"ciphertextBytes"`       // one input ciphertext as Lattigo serializes it
 	OutputCiphertextBytes int64        `json:"outputCiphertextBytes"` // one output ciphertext
+	// One input ciphertext as an input file stores it (seeded: its first
+	// polynomial and the 32-byte seed of the second).
+	SeededCiphertextBytes int64 `json:"seededCiphertextBytes"`
 	SamplesPerCiphertext  int          `json:"samplesPerCiphertext"`
 
 	// Memory estimates (see docs/plan-format.md for the model).
@@ -274,6 +277,7 @@ func Summarize(p *planpb.Plan) (*Summary, error) {
 	}
 	s.CiphertextBytes = CiphertextBytes(params, 1, inLevel)
 	s.OutputCiphertextBytes = CiphertextBytes(params, 1, outLevel)
+	s.SeededCiphertextBytes = CiphertextBytes(params, 0, inLevel) + 32
 	for _, c := range p.Constants {
 		s.ConstantValues += len(c.Values)
 	}

@@ -11,6 +11,9 @@ import (
 	"slices"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 )
 
 // Binary files (secret key, evaluation keys, ciphertexts) share one frame.
@@ -32,8 +35,16 @@ import (
 //	                  uint32 count, count x blob(rlwe.GaloisKey), ascending Galois element,
 //	                  then, only for plans that bootstrap, the bootstrapping keys
 //	                  (see appendBootstrapKeys)
-//	ciphertexts:      uint8 kind (1 inputs, 2 outputs), uint32 rows, uint64 samples,
-//	                  uint32 groups, rows x groups x blob(rlwe.Ciphertext), row-major
+//	ciphertexts:      uint8 kind (1 inputs, 2 outputs, 3 seeded inputs), uint32 rows,
+//	                  uint64 samples, uint32 groups, rows x groups entries, row-major;
+//	                  an entry is blob(rlwe.Ciphertext) for kinds 1 and 2, and for
+//	                  kind 3 blob(rlwe.Ciphertext of degree 0: the first polynomial
+//	                  only) followed by a 32-byte seed: the second (uniform)
+//	                  polynomial is what Lattigo's ringqp.UniformSampler draws at the
+//	                  ciphertext's level from sampling.NewKeyedPRNG(seed), as the
+//	                  encryptor drew it (Encryptor.WithPRNG). Encrypt makes kind 3
+//	                  (half the size); a kind-3 file read by an older fhec is refused
+//	                  as "kind 3".
 //
 // The rows of a ciphertext file are the plan's input (output) tensors in
 // order, a feature-major tensor (plan format 1.3, element_values) taking one
@@ -51,6 +62,12 @@ const (
 	FormatVersion       = 1
 
 	frameHeader = 8 + 2 + 32 + 8
+
+	// seedSize is the key length of a seeded ciphertext's PRNG.
+	seedSize = 32
+	// seededInputs is the file kind of input ciphertexts stored as their
+	// first polynomial and a seed.
+	seededInputs = 3
 )
 
 // Errors returned (wrapped) by the decoders; test with errors.Is.
@@ -177,7 +194,12 @@ func (cts *Ciphertexts) MarshalBinary() ([]byte, error) {
 	if len(cts.values) > 0 {
 		groups = len(cts.values[0])
 	}
-	body := []byte{byte(cts.kind)}
+	seeded := cts.kind == Inputs && cts.seeds != nil
+	kind := byte(cts.kind)
+	if seeded {
+		kind = seededInputs
+	}
+	body := []byte{kind}
 	body = binary.LittleEndian.AppendUint32(body, uint32(len(cts.values)))
 	body = binary.LittleEndian.AppendUint64(body, uint64(cts.samples))
 	body = binary.LittleEndian.AppendUint32(body, uint32(groups))
@@ -185,12 +207,20 @@ func (cts *Ciphertexts) MarshalBinary() ([]byte, error) {
 		if len(row) != groups {
 			return nil, fmt.Errorf("runtime: row %d has %d ciphertexts, row 0 has %d", i, len(row), groups)
 		}
-		for _, ct := range row {
+		for g, ct := range row {
+			var seed []byte
+			if seeded {
+				if seed = cts.seeds[i][g]; len(seed) != seedSize || ct.Degree() != 1 {
+					return nil, fmt.Errorf("runtime: row %d group %d: no seed for a seeded ciphertext", i, g)
+				}
+				ct = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: ct.Value[:1], MetaData: ct.MetaData}}
+			}
 			blob, err := ct.MarshalBinary()
 			if err != nil {
 				return nil, fmt.Errorf("runtime: encode ciphertext: %w", err)
 			}
 			body = appendBlob(body, blob)
+			body = append(body, seed...)
 		}
 	}
 	return seal(MagicCiphertexts, cts.fingerprint, body), nil
@@ -309,6 +339,10 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 	}
 	r := &reader{b: body}
 	kind := Kind(r.u8())
+	seeded := kind == seededInputs
+	if seeded {
+		kind = Inputs
+	}
 	tensors := r.u32()
 	samples := r.u64()
 	groups := r.u32()
@@ -331,9 +365,17 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 		return nil, fmt.Errorf("runtime: ciphertexts: %w: %d x %d ciphertexts cannot fit in %d bytes", ErrMalformed, tensors, groups, len(body))
 	}
 	s := c.shape()
+	parts := 2
 	cts := &Ciphertexts{fingerprint: c.fingerprint, kind: kind, samples: int(samples), values: make([][]*rlwe.Ciphertext, tensors)}
+	if seeded {
+		parts = 1
+		cts.seeds = make([][][]byte, tensors)
+	}
 	for i := range cts.values {
 		cts.values[i] = make([]*rlwe.Ciphertext, groups)
+		if seeded {
+			cts.seeds[i] = make([][]byte, groups)
+		}
 		for g := range cts.values[i] {
 			where := fmt.Sprintf("%v %s group %d", kind, c.rowName(kind, i), g)
 			blob := r.blob()
@@ -341,13 +383,23 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 				return nil, fmt.Errorf("runtime: ciphertexts: %s: %w", where, r.err)
 			}
 			w := &reader{b: blob}
-			s.ciphertext(w)
+			s.ciphertext(w, parts)
 			if err := w.end(where); err != nil {
 				return nil, err
 			}
 			ct := new(rlwe.Ciphertext)
 			if err := lattigoUnmarshal(ct, blob); err != nil {
 				return nil, fmt.Errorf("runtime: %s: %w", where, err)
+			}
+			if seeded {
+				seed := bytes.Clone(r.take(seedSize))
+				if r.err != nil {
+					return nil, fmt.Errorf("runtime: ciphertexts: %s: %w", where, r.err)
+				}
+				if err := c.unseed(ct, seed); err != nil {
+					return nil, fmt.Errorf("runtime: %s: %w: %v", where, ErrMalformed, err)
+				}
+				cts.seeds[i][g] = seed
 			}
 			if err := c.checkCiphertext(ct); err != nil {
 				return nil, fmt.Errorf("runtime: %s: %w: %v", where, ErrMalformed, err)
@@ -540,12 +592,12 @@ func (s *shape) gadget(r *reader) {
 }
 
 // ciphertext walks an rlwe.Ciphertext of degree 1 at any level.
-func (s *shape) ciphertext(r *reader) {
+func (s *shape) ciphertext(r *reader, parts int) {
 	if has := r.u8(); r.err == nil && has != 1 {
 		r.err = fmt.Errorf("%w: ciphertext without metadata", ErrMalformed)
 	}
 	r.take(uint64(s.metaSize))
-	r.expect("ciphertext degree+1", 2)
+	r.expect("ciphertext degree+1", parts)
 	// The first polynomial's modulus count fixes the level.
 	save := r.off
 	rows := r.u64()
@@ -553,9 +605,30 @@ func (s *shape) ciphertext(r *reader) {
 		r.err = fmt.Errorf("%w: ciphertext has %d moduli, the parameters have %d", ErrMalformed, rows, s.qRows)
 	}
 	r.off = save
-	for k := 0; k < 2 && r.err == nil; k++ {
+	for k := 0; k < parts && r.err == nil; k++ {
 		s.ringPoly(r, int(rows))
 	}
+}
+
+// unseed completes a seeded ciphertext (its first polynomial decoded into
+// ct): the second is the uniform polynomial Lattigo's encryptor drew from
+// the PRNG keyed by seed, at the ciphertext's level, in the NTT domain.
+func (c *Context) unseed(ct *rlwe.Ciphertext, seed []byte) error {
+	if ct.Degree() != 0 || !ct.IsNTT || ct.IsMontgomery || ct.MetaData == nil {
+		return fmt.Errorf("a seeded ciphertext must be one NTT polynomial")
+	}
+	level := ct.Level()
+	if level < 0 || level > c.params.MaxLevel() {
+		return fmt.Errorf("level %d outside the parameters' [0, %d]", level, c.params.MaxLevel())
+	}
+	prng, err := sampling.NewKeyedPRNG(seed)
+	if err != nil {
+		return err
+	}
+	c1 := c.params.RingQ().AtLevel(level).NewPoly()
+	ringqp.NewUniformSampler(prng, *c.params.RingQP()).AtLevel(level, -1).Read(ringqp.Poly{Q: c1})
+	ct.Value = append(ct.Value, c1)
+	return nil
 }
 
 // sortedGalois sorts keys by Galois element.

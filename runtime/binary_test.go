@@ -352,3 +352,69 @@ func FuzzUnmarshalEvaluationKeys(f *testing.F) {
 func FuzzUnmarshalCiphertexts(f *testing.F) {
 	fuzzDecoder(f, MagicCiphertexts, func(fs *files) [][]byte { return [][]byte{fs.in, fs.outs} }, (*Context).UnmarshalCiphertexts)
 }
+
+// TestSeededInputs: Encrypt's input files carry each ciphertext's uniform
+// half as a 32-byte seed: about half the size of the full form, decoding to
+// the very ciphertexts encrypted (so they decrypt and evaluate the same),
+// re-encoding to the same bytes; the full form (kind 1) still decodes.
+func TestSeededInputs(t *testing.T) {
+	c := tinyPlan(t).context()
+	sk, _, err := c.KeyGen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	pin := c.Plan().Inputs[0]
+	cts, err := c.Encrypt(sk, [][][]float64{samples(rng, 5, sampleLen(pin.Layout, pin.ElementValues))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded, err := cts.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := *cts
+	full.seeds = nil
+	fullBytes, err := full.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body(seeded)[0] != seededInputs || body(fullBytes)[0] != byte(Inputs) {
+		t.Fatalf("kinds %d and %d", body(seeded)[0], body(fullBytes)[0])
+	}
+	if r := float64(len(seeded)) / float64(len(fullBytes)); r > 0.55 {
+		t.Fatalf("seeded file is %.2f of the full one", r)
+	}
+	for _, b := range [][]byte{seeded, fullBytes} {
+		back, err := c.UnmarshalCiphertexts(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, row := range cts.values {
+			for g, ct := range row {
+				if !back.values[i][g].Equal(ct) {
+					t.Fatalf("row %d group %d decodes to another ciphertext", i, g)
+				}
+			}
+		}
+		again, err := back.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("re-encoding changes the file")
+		}
+	}
+	// A seed that does not match the first polynomial decodes (the file's
+	// checksum is its integrity check) to a ciphertext of another uniform
+	// half: it no longer decrypts to the samples.
+	bd := bytes.Clone(body(seeded))
+	bd[len(bd)-1] ^= 1
+	other, err := c.UnmarshalCiphertexts(reseal(seeded, bd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.values[0][len(other.values[0])-1].Equal(cts.values[0][len(cts.values[0])-1]) {
+		t.Fatal("a different seed gave the same ciphertext")
+	}
+}

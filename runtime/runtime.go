@@ -16,6 +16,7 @@
 package runtime
 
 import (
+	cryptorand "crypto/rand"
 	"fmt"
 	"math"
 	goruntime "runtime"
@@ -26,6 +27,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat/bootstrapping"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 
 	"github.com/fhec/fhec/layout"
 	"github.com/fhec/fhec/plan"
@@ -324,6 +326,10 @@ type Ciphertexts struct {
 	kind        Kind
 	samples     int
 	values      [][]*rlwe.Ciphertext // [row][group], rows as Context.rows(kind)
+	// seeds[row][group], for inputs made by Encrypt: the key of the PRNG
+	// that drew the ciphertext's uniform half, so that a file can carry
+	// 32 bytes instead of that polynomial (see MarshalBinary).
+	seeds [][][]byte
 }
 
 // Kind reports whether these are plan inputs or outputs.
@@ -409,8 +415,10 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 	slots := c.params.MaxSlots()
 	groups := c.Groups(samples)
 	out := &Ciphertexts{fingerprint: c.fingerprint, kind: Inputs, samples: samples, values: make([][]*rlwe.Ciphertext, len(c.inRows))}
+	out.seeds = make([][][]byte, len(c.inRows))
 	for r := range c.inRows {
 		out.values[r] = make([]*rlwe.Ciphertext, groups)
+		out.seeds[r] = make([][]byte, groups)
 	}
 	// One job per ciphertext (a feature-major input has one per element),
 	// spread over the cores, each with its own encoder and encryptor.
@@ -431,7 +439,7 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 					return
 				}
 				r, g := j/groups, j%groups
-				ct, err := c.encryptOne(ecd, enc, inputs, r, g, samples, slots)
+				ct, seed, err := c.encryptOne(ecd, enc, inputs, r, g, samples, slots)
 				if err != nil {
 					mu.Lock()
 					if first == nil {
@@ -441,7 +449,7 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 					next.Store(int64(jobs))
 					return
 				}
-				out.values[r][g] = ct
+				out.values[r][g], out.seeds[r][g] = ct, seed
 			}
 		}()
 	}
@@ -453,7 +461,7 @@ func (c *Context) Encrypt(sk *SecretKey, inputs [][][]float64) (*Ciphertexts, er
 }
 
 // encryptOne packs and encrypts the ciphertext of input row r, group g.
-func (c *Context) encryptOne(ecd *hefloat.Encoder, enc *rlwe.Encryptor, inputs [][][]float64, r, g, samples, slots int) (*rlwe.Ciphertext, error) {
+func (c *Context) encryptOne(ecd *hefloat.Encoder, enc *rlwe.Encryptor, inputs [][][]float64, r, g, samples, slots int) (*rlwe.Ciphertext, []byte, error) {
 	row := c.inRows[r]
 	in := c.plan.Inputs[row.tensor]
 	group := inputs[row.tensor][g*c.batch : min((g+1)*c.batch, samples)]
@@ -466,19 +474,28 @@ func (c *Context) encryptOne(ecd *hefloat.Encoder, enc *rlwe.Encryptor, inputs [
 	} else {
 		var err error
 		if vals, err = tiled(in.Layout).Pack(group, slots); err != nil {
-			return nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
+			return nil, nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
 		}
 	}
 	pt := hefloat.NewPlaintext(c.params, int(in.Level))
 	pt.Scale = rlwe.NewScale(in.Scale)
 	if err := ecd.Encode(vals, pt); err != nil {
-		return nil, fmt.Errorf("runtime: encode input %s: %w", c.rowName(Inputs, r), err)
+		return nil, nil, fmt.Errorf("runtime: encode input %s: %w", c.rowName(Inputs, r), err)
 	}
-	ct, err := enc.EncryptNew(pt)
+	// The uniform half comes from a PRNG keyed by a fresh random seed.
+	seed := make([]byte, seedSize)
+	if _, err := cryptorand.Read(seed); err != nil {
+		return nil, nil, fmt.Errorf("runtime: encrypt input %s: seed: %w", c.rowName(Inputs, r), err)
+	}
+	prng, err := sampling.NewKeyedPRNG(seed)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
+		return nil, nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
 	}
-	return ct, nil
+	ct, err := enc.WithPRNG(prng).EncryptNew(pt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtime: encrypt input %s: %w", c.rowName(Inputs, r), err)
+	}
+	return ct, seed, nil
 }
 
 // Decrypt decrypts the outputs of Evaluate: result[o][s] holds the

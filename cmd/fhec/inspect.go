@@ -120,10 +120,10 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 		outCts += o.Ciphertexts
 	}
 	if inCts > len(s.Inputs) || outCts > len(s.Outputs) {
-		fmt.Fprintf(w, "  ciphertexts: input %s, output %s each; per group of %d samples: input %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes),
-			s.SamplesPerCiphertext, byteSize(int64(inCts)*s.CiphertextBytes), byteSize(int64(outCts)*s.OutputCiphertextBytes))
+		fmt.Fprintf(w, "  ciphertexts: input %s, output %s each; per group of %d samples: input file %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes),
+			s.SamplesPerCiphertext, byteSize(int64(inCts)*s.SeededCiphertextBytes), byteSize(int64(outCts)*s.OutputCiphertextBytes))
 	} else {
-		fmt.Fprintf(w, "  ciphertexts: input %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes))
+		fmt.Fprintf(w, "  ciphertexts: input %s (%s in an input file: seeded), output %s\n", byteSize(s.CiphertextBytes), byteSize(s.SeededCiphertextBytes), byteSize(s.OutputCiphertextBytes))
 	}
 	fmt.Fprintf(w, "  memory (estimated): server peak %s (keys, %s of plaintexts, %s per worker), client peak %s\n",
 		byteSize(s.ServerPeakBytes), byteSize(s.PlaintextBytes), byteSize(s.ServerPerWorkerBytes), byteSize(s.ClientPeakBytes))

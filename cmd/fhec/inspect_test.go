@@ -135,9 +135,23 @@ func TestInspectSizesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctBytes, _ := ct.MarshalBinary()
-	// frame (50 + 32), kind, tensors, samples, groups, then one blob.
-	if want := 50 + 32 + 1 + 4 + 8 + 4 + 8 + s.CiphertextBytes; int64(len(ctBytes)) != want {
-		t.Errorf("ciphertext file %d bytes, inspect's ciphertextBytes %d gives %d", len(ctBytes), s.CiphertextBytes, want)
+	// frame (50 + 32), kind, tensors, samples, groups, then one seeded
+	// entry: a blob (8-byte length) and a seed.
+	if want := 50 + 32 + 1 + 4 + 8 + 4 + 8 + s.SeededCiphertextBytes; int64(len(ctBytes)) != want {
+		t.Errorf("ciphertext file %d bytes, inspect's seededCiphertextBytes %d gives %d", len(ctBytes), s.SeededCiphertextBytes, want)
+	}
+	// The evaluation's output file holds full ciphertexts.
+	evk2, err := rt.UnmarshalEvaluationKeys(evkBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := rt.Evaluate(evk2, ct, fhec.EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outBytes, _ := out.MarshalBinary()
+	if want := 50 + 32 + 1 + 4 + 8 + 4 + 8 + s.OutputCiphertextBytes; int64(len(outBytes)) != want {
+		t.Errorf("output file %d bytes, inspect's outputCiphertextBytes %d gives %d", len(outBytes), s.OutputCiphertextBytes, want)
 	}
 	if binary.LittleEndian.Uint16(b[10:]) != plan.VersionMinor {
 		t.Errorf("golden plan is not at the current format version")
