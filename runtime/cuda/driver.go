@@ -53,14 +53,24 @@ type driverAPI struct {
 	cudaLibrary, nvrtcLibrary string
 }
 
+// dlopenFirst opens the first loadable library of names. The error names
+// every library tried: dlerror's text is per OS thread and may come back
+// empty (the thread is pinned during each try, but the name must not
+// depend on it).
 func dlopenFirst(names []string) (uintptr, string, error) {
 	var errs []string
 	for _, n := range names {
+		runtime.LockOSThread()
 		h, err := purego.Dlopen(n, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		runtime.UnlockOSThread()
 		if err == nil {
 			return h, n, nil
 		}
-		errs = append(errs, err.Error())
+		msg := strings.TrimSpace(err.Error())
+		if !strings.Contains(msg, n) {
+			msg = strings.TrimSpace(n + ": " + msg)
+		}
+		errs = append(errs, msg)
 	}
 	return 0, "", errors.New(strings.Join(errs, "; "))
 }
