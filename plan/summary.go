@@ -62,7 +62,7 @@ type Summary struct {
 	// One input ciphertext as an input file stores it (seeded: its first
 	// polynomial and the 32-byte seed of the second).
 	SeededCiphertextBytes int64 `json:"seededCiphertextBytes"`
-	SamplesPerCiphertext  int          `json:"samplesPerCiphertext"`
+	SamplesPerCiphertext  int   `json:"samplesPerCiphertext"`
 
 	// Memory estimates (see docs/plan-format.md for the model).
 	PlaintextBytes       int64 `json:"plaintextBytes"`       // every ENCODE result, held by the server

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
-	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -193,27 +192,8 @@ func (w *worker) dotRows(insts []*planpb.Instruction, vals []*rlwe.Ciphertext) (
 	if par == 1 {
 		run(0, N)
 	} else {
-		var wg sync.WaitGroup
-		var panicked any
-		var mu sync.Mutex
-		for lo := 0; lo < N; lo += span {
-			wg.Add(1)
-			go func(lo, hi int) {
-				defer wg.Done()
-				defer func() {
-					if p := recover(); p != nil {
-						mu.Lock()
-						panicked = p
-						mu.Unlock()
-					}
-				}()
-				run(lo, hi)
-			}(lo, min(lo+span, N))
-		}
-		wg.Wait()
-		if panicked != nil {
-			panic(panicked)
-		}
+		parts := (N + span - 1) / span
+		fanOut(parts, func(k int) { run(k*span, min((k+1)*span, N)) })
 	}
 	w.eval.n.CtPtMults += terms
 	w.eval.n.Additions += int64(R * (n - 1))

@@ -40,84 +40,49 @@ func keySwitchParallel(params hefloat.Parameters, evs []*rlwe.Evaluator, levelQ 
 
 	type acc struct{ a0, a1 ringqp.Poly }
 	accs := make([]acc, par)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var panicked any
-	for k := 0; k < par; k++ {
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			defer func() {
-				if p := recover(); p != nil {
-					mu.Lock()
-					panicked = p
-					mu.Unlock()
-				}
-			}()
-			ev := evs[k]
-			c2 := ev.GetBuffDecompQP()[0]
-			a := acc{ringQP.NewPoly(), ringQP.NewPoly()}
-			n := 0
-			for i := k; i < digits; i += par {
-				ev.DecomposeSingleNTT(levelQ, levelP, levelP+1, i, cx, cxInv, c2.Q, c2.P)
-				if n == 0 {
-					ringQP.MulCoeffsMontgomeryLazy(key.Value[i][0][0], c2, a.a0)
-					ringQP.MulCoeffsMontgomeryLazy(key.Value[i][0][1], c2, a.a1)
-				} else {
-					ringQP.MulCoeffsMontgomeryLazyThenAddLazy(key.Value[i][0][0], c2, a.a0)
-					ringQP.MulCoeffsMontgomeryLazyThenAddLazy(key.Value[i][0][1], c2, a.a1)
-				}
-				if n%qiOverF == qiOverF-1 {
-					ringQ.Reduce(a.a0.Q, a.a0.Q)
-					ringQ.Reduce(a.a1.Q, a.a1.Q)
-				}
-				if n%piOverF == piOverF-1 {
-					ringP.Reduce(a.a0.P, a.a0.P)
-					ringP.Reduce(a.a1.P, a.a1.P)
-				}
-				n++
+	fanOut(par, func(k int) {
+		ev := evs[k]
+		c2 := ev.GetBuffDecompQP()[0]
+		a := acc{ringQP.NewPoly(), ringQP.NewPoly()}
+		n := 0
+		for i := k; i < digits; i += par {
+			ev.DecomposeSingleNTT(levelQ, levelP, levelP+1, i, cx, cxInv, c2.Q, c2.P)
+			if n == 0 {
+				ringQP.MulCoeffsMontgomeryLazy(key.Value[i][0][0], c2, a.a0)
+				ringQP.MulCoeffsMontgomeryLazy(key.Value[i][0][1], c2, a.a1)
+			} else {
+				ringQP.MulCoeffsMontgomeryLazyThenAddLazy(key.Value[i][0][0], c2, a.a0)
+				ringQP.MulCoeffsMontgomeryLazyThenAddLazy(key.Value[i][0][1], c2, a.a1)
 			}
-			ringQ.Reduce(a.a0.Q, a.a0.Q)
-			ringQ.Reduce(a.a1.Q, a.a1.Q)
-			ringP.Reduce(a.a0.P, a.a0.P)
-			ringP.Reduce(a.a1.P, a.a1.P)
-			accs[k] = a
-		}(k)
-	}
-	wg.Wait()
-	if panicked != nil {
-		panic(panicked)
-	}
+			if n%qiOverF == qiOverF-1 {
+				ringQ.Reduce(a.a0.Q, a.a0.Q)
+				ringQ.Reduce(a.a1.Q, a.a1.Q)
+			}
+			if n%piOverF == piOverF-1 {
+				ringP.Reduce(a.a0.P, a.a0.P)
+				ringP.Reduce(a.a1.P, a.a1.P)
+			}
+			n++
+		}
+		ringQ.Reduce(a.a0.Q, a.a0.Q)
+		ringQ.Reduce(a.a1.Q, a.a1.Q)
+		ringP.Reduce(a.a0.P, a.a0.P)
+		ringP.Reduce(a.a1.P, a.a1.P)
+		accs[k] = a
+	})
 	for _, a := range accs[1:] {
 		ringQP.Add(accs[0].a0, a.a0, accs[0].a0)
 		ringQP.Add(accs[0].a1, a.a1, accs[0].a1)
 	}
 	// the two mod-downs side by side
-	modDown := func(ev *rlwe.Evaluator, a ringqp.Poly, out ring.Poly) {
-		ev.ModDownQPtoQNTT(levelQ, levelP, a.Q, a.P, out)
-	}
+	outs, as := []ring.Poly{out0, out1}, []ringqp.Poly{accs[0].a0, accs[0].a1}
 	if len(evs) > 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if p := recover(); p != nil {
-					mu.Lock()
-					panicked = p
-					mu.Unlock()
-				}
-			}()
-			modDown(evs[1], accs[0].a1, out1)
-		}()
-		modDown(evs[0], accs[0].a0, out0)
-		wg.Wait()
-		if panicked != nil {
-			panic(panicked)
-		}
+		fanOut(2, func(k int) { evs[k].ModDownQPtoQNTT(levelQ, levelP, as[k].Q, as[k].P, outs[k]) })
 		return
 	}
-	modDown(evs[0], accs[0].a0, out0)
-	modDown(evs[0], accs[0].a1, out1)
+	for k := range outs {
+		evs[0].ModDownQPtoQNTT(levelQ, levelP, as[k].Q, as[k].P, outs[k])
+	}
 }
 
 // subEvaluators returns w.par ShallowCopy evaluators (made once).
@@ -178,4 +143,31 @@ func (w *worker) relinearizeParallel(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, err
 	w.eval.n.Relinearizations++
 	w.eval.n.KeySwitches++
 	return res, nil
+}
+
+// fanOut runs f(0), ..., f(n-1) on n goroutines and waits; a panic in any
+// of them is re-raised in the caller (where recoverTo turns it into an
+// error), not lost with its goroutine.
+func fanOut(n int, f func(k int)) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var panicked any
+	for k := 0; k < n; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					panicked = p
+					mu.Unlock()
+				}
+			}()
+			f(k)
+		}(k)
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }

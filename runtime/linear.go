@@ -327,27 +327,9 @@ func decomposeParallel(params hefloat.Parameters, evs []*hefloat.Evaluator, leve
 	}
 	digits := params.BaseRNSDecompositionVectorSize(level, levelP)
 	par := max(1, min(len(evs), digits))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var panicked any
-	for k := 0; k < par; k++ {
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			defer func() {
-				if p := recover(); p != nil {
-					mu.Lock()
-					panicked = p
-					mu.Unlock()
-				}
-			}()
-			for i := k; i < digits; i += par {
-				evs[k].DecomposeSingleNTT(level, levelP, params.PCount(), i, cNTT, cInv, decomp[i].Q, decomp[i].P)
-			}
-		}(k)
-	}
-	wg.Wait()
-	if panicked != nil {
-		panic(panicked)
-	}
+	fanOut(par, func(k int) {
+		for i := k; i < digits; i += par {
+			evs[k].DecomposeSingleNTT(level, levelP, params.PCount(), i, cNTT, cInv, decomp[i].Q, decomp[i].P)
+		}
+	})
 }
