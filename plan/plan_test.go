@@ -121,11 +121,7 @@ func TestValidateFeatureMajor(t *testing.T) {
 	if err := Validate(smallFeatureMajorPlan(t)); err != nil {
 		t.Fatalf("valid plan rejected: %v", err)
 	}
-	cases := []struct {
-		name string
-		edit func(p *planpb.Plan)
-		msg  string
-	}{
+	cases := []invalidCase{
 		{"coeff count", func(p *planpb.Plan) { p.Program[3].Coeffs = p.Program[3].Coeffs[:2] }, "2 coefficients for 3 arguments"},
 		{"weight overflow", func(p *planpb.Plan) { p.Program[3].Coeffs[0] = 1e10 }, "not an int64 weight"},
 		{"NaN coeff", func(p *planpb.Plan) { p.Program[3].Coeffs[1] = math.NaN() }, "not an int64 weight"},
@@ -141,19 +137,7 @@ func TestValidateFeatureMajor(t *testing.T) {
 		{"output element degree 2", func(p *planpb.Plan) { p.Outputs[0].ElementValues[1] = 6 }, "degree-1 ciphertext"},
 		{"too many values", func(p *planpb.Plan) { p.NumValues = 13 }, "num_values 13"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := smallFeatureMajorPlan(t)
-			c.edit(p)
-			err := Validate(p)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.msg) {
-				t.Fatalf("error %q, want ErrInvalid containing %q", err, c.msg)
-			}
-		})
-	}
+	checkInvalid(t, smallFeatureMajorPlan, cases)
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -291,11 +275,7 @@ func TestValidate(t *testing.T) {
 	if err := Validate(smallPlan(t)); err != nil {
 		t.Fatalf("valid plan rejected: %v", err)
 	}
-	cases := []struct {
-		name string
-		edit func(p *planpb.Plan)
-		msg  string
-	}{
+	cases := []invalidCase{
 		{"no params", func(p *planpb.Plan) { p.Params = nil }, "no params"},
 		{"logN small", func(p *planpb.Plan) { p.Params.LogN = 9 }, "log_n 9"},
 		{"logN large", func(p *planpb.Plan) { p.Params.LogN = 18 }, "log_n 18"},
@@ -346,9 +326,24 @@ func TestValidate(t *testing.T) {
 		{"output plaintext", func(p *planpb.Plan) { p.Outputs[0].Value = 1 }, "degree-1 ciphertext"},
 		{"duplicate output", func(p *planpb.Plan) { p.Outputs = append(p.Outputs, p.Outputs[0]) }, "duplicate output"},
 	}
+	checkInvalid(t, smallPlan, cases)
+}
+
+// invalidCase edits a valid plan into one Validate must refuse with an
+// ErrInvalid naming msg.
+type invalidCase = struct {
+	name string
+	edit func(p *planpb.Plan)
+	msg  string
+}
+
+// checkInvalid runs each case on a fresh plan from base: Validate refuses
+// it with ErrInvalid containing the case's message, and Marshal refuses it.
+func checkInvalid(t *testing.T, base func(testing.TB) *planpb.Plan, cases []invalidCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := smallPlan(t)
+			p := base(t)
 			c.edit(p)
 			err := Validate(p)
 			if err == nil {
