@@ -17,6 +17,9 @@ package ir
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/fhec/fhec/layout"
 )
@@ -46,20 +49,65 @@ const (
 // splits its rows over the replicas of its input writes its output this way
 // (Block rows per replica, replicas Stride apart); the other positions hold
 // values no one reads.
+//
+// A placed layout (Positions set, Block 0) puts element f at position
+// PositionList()[f]: the client scatters an input so (see layout.Tiled).
+// Positions holds the list as text (decimal, space-separated) so that a
+// Layout stays comparable; PositionList parses it once.
 type Layout struct {
-	Len    int
-	Period int
-	Batch  int
-	Block  int // 0: contiguous
-	Stride int
+	Len       int
+	Period    int
+	Batch     int
+	Block     int // 0: contiguous
+	Stride    int
+	Positions string
 }
 
 // Pos is the position of element f within the period.
 func (l Layout) Pos(f int) int {
+	if l.Positions != "" {
+		return l.PositionList()[f]
+	}
 	if l.Block == 0 {
 		return f
 	}
 	return (f/l.Block)*l.Stride + f%l.Block
+}
+
+var positionLists sync.Map // Positions text -> []int
+
+// PositionList is the parsed Positions (nil when unset or malformed; the
+// text parser and Verify reject malformed ones). Callers must not modify it.
+func (l Layout) PositionList() []int {
+	if l.Positions == "" {
+		return nil
+	}
+	if v, ok := positionLists.Load(l.Positions); ok {
+		return v.([]int)
+	}
+	fields := strings.Fields(l.Positions)
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			return nil
+		}
+		out[i] = p
+	}
+	positionLists.Store(l.Positions, out)
+	return out
+}
+
+// FormatPositions is the Positions text of a position list.
+func FormatPositions(pos []int) string {
+	var b strings.Builder
+	for i, p := range pos {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(p))
+	}
+	return b.String()
 }
 
 // IsZero reports whether the layout is unset.
@@ -398,5 +446,5 @@ func (f *Func) Int64(name string, def int64) int64 {
 
 // Tiled is the slot packing this layout describes (package layout).
 func (l Layout) Tiled() layout.Tiled {
-	return layout.Tiled{Len: l.Len, Period: l.Period, Batch: l.Batch, Block: l.Block, Stride: l.Stride}
+	return layout.Tiled{Len: l.Len, Period: l.Period, Batch: l.Batch, Block: l.Block, Stride: l.Stride, Positions: l.PositionList()}
 }

@@ -368,9 +368,13 @@ func parseTypeBody(kind, body string) (Type, error) {
 		case "scale":
 			t.Scale, err = ParseScale(val)
 		case "layout":
+			pos := t.Layout.Positions
 			t.Layout, err = parseLayout(val)
+			t.Layout.Positions = pos
+		case "positions":
+			t.Layout.Positions, err = parsePositions(val)
 		default:
-			err = fmt.Errorf("unknown field %q (want level, scale, degree or layout)", key)
+			err = fmt.Errorf("unknown field %q (want level, scale, degree, layout or positions)", key)
 		}
 		if err != nil {
 			return t, fmt.Errorf("%s: %v", key, err)
@@ -440,6 +444,24 @@ func parseShape(s string) ([]int, error) {
 		out[i] = d
 	}
 	return out, nil
+}
+
+// parsePositions reads a placed layout's positions (space-separated) into
+// their canonical text.
+func parsePositions(s string) (string, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return "", fmt.Errorf("want space-separated positions")
+	}
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 0 {
+			return "", fmt.Errorf("position %q is not a non-negative integer", f)
+		}
+		pos[i] = p
+	}
+	return FormatPositions(pos), nil
 }
 
 func parseLayout(s string) (Layout, error) {

@@ -334,3 +334,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestTextPlacedLayout: a placed layout prints its positions after the
+// layout, parses back to the same positions, and a bad position is an error.
+func TestTextPlacedLayout(t *testing.T) {
+	f := textCKKSFunc(t)
+	pos := []int{15, 0, 1, 2, 3, 4, 5, 6, 7, 9}
+	f.Params[0].Type.Layout.Positions = FormatPositions(pos)
+	s := Print(f)
+	want := "%x: ct<1x10, level=5, scale=2^40, layout=10/16x8, positions=15 0 1 2 3 4 5 6 7 9>"
+	if !strings.Contains(s, want) {
+		t.Fatalf("printed text lacks %q:\n%s", want, s)
+	}
+	back, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Params[0].Type.Layout; got.Pos(0) != 15 || got.Pos(9) != 9 || got.Tiled().Positions[1] != 0 {
+		t.Fatalf("parsed layout %+v", got)
+	}
+	if _, err := Parse(strings.Replace(s, "positions=15 0", "positions=15 x", 1)); err == nil || !strings.Contains(err.Error(), `position "x"`) {
+		t.Fatalf("bad position: err = %v", err)
+	}
+}

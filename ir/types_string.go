@@ -45,6 +45,9 @@ func (t Type) String() string {
 		if t.Layout.Block > 0 {
 			fmt.Fprintf(&b, ":%d@%d", t.Layout.Block, t.Layout.Stride)
 		}
+		if t.Layout.Positions != "" {
+			fmt.Fprintf(&b, ", positions=%s", t.Layout.Positions)
+		}
 	}
 	b.WriteString(">")
 	return b.String()

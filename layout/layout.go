@@ -16,17 +16,24 @@ import "fmt"
 // Tiled describes the packing above.
 //
 // With Block > 0 the layout is blocked: element f sits at position
-// (f/Block)*Stride + f%Block of the period (see Pos).
+// (f/Block)*Stride + f%Block of the period (see Pos). With Positions set
+// (Block 0), element f sits at position Positions[f]: the client scatters
+// its input so that the first layer needs fewer diagonals (a strided
+// convolution reads a space-to-depth arrangement at few fixed offsets).
 type Tiled struct {
-	Len    int
-	Period int
-	Batch  int
-	Block  int // 0: contiguous
-	Stride int
+	Len       int
+	Period    int
+	Batch     int
+	Block     int // 0: contiguous
+	Stride    int
+	Positions []int
 }
 
 // Pos is the position of element f within the period.
 func (t Tiled) Pos(f int) int {
+	if t.Positions != nil {
+		return t.Positions[f]
+	}
 	if t.Block == 0 {
 		return f
 	}
@@ -48,6 +55,30 @@ func (t Tiled) Validate(slots int) error {
 		return fmt.Errorf("layout: blocks of %d every %d do not fit %d values in a period of %d", t.Block, t.Stride, t.Len, t.Period)
 	case t.Block == 0 && t.Stride != 0:
 		return fmt.Errorf("layout: stride %d without a block size", t.Stride)
+	case t.Positions != nil:
+		return t.validatePositions()
+	}
+	return nil
+}
+
+// validatePositions checks an explicit placement: one distinct position in
+// the period per element, and no blocks besides.
+func (t Tiled) validatePositions() error {
+	if t.Block != 0 {
+		return fmt.Errorf("layout: positions and blocks of %d both given", t.Block)
+	}
+	if len(t.Positions) != t.Len {
+		return fmt.Errorf("layout: %d positions for %d values", len(t.Positions), t.Len)
+	}
+	used := make([]bool, t.Period)
+	for f, p := range t.Positions {
+		if p < 0 || p >= t.Period {
+			return fmt.Errorf("layout: element %d at position %d, outside the period of %d", f, p, t.Period)
+		}
+		if used[p] {
+			return fmt.Errorf("layout: element %d at position %d, which another element holds", f, p)
+		}
+		used[p] = true
 	}
 	return nil
 }

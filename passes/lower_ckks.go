@@ -61,10 +61,21 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 	f.Attrs["scales"] = "nominal"
 	ct := map[*ir.Value]*ir.Value{} // tensor value -> ckks value
 	low := &lowerer{f: f, batch: batch, delta: delta, slots: 1 << (f.Int64("logN", 1) - 1)}
+	users := map[*ir.Value][]*ir.Op{}
+	for _, op := range old {
+		for _, a := range op.Args {
+			users[a] = append(users[a], op)
+		}
+	}
 	for i, p := range f.Params {
 		n := p.Type.NumElements()
-		t := ir.Type{Kind: ir.CipherType, Shape: p.Type.Shape, Level: top, Scale: delta, Degree: 1,
-			Layout: ir.Layout{Len: n, Period: nextPow2(n), Batch: batch}}
+		lay := ir.Layout{Len: n, Period: nextPow2(n), Batch: batch}
+		if lin := soleDenseReader(f, users, p); lin != nil {
+			if w := constOf(f, lin.Args[1]); w != nil {
+				lay = low.placeInput(lay, p.Type.Shape, w, feedsPoly[lin.Result()])
+			}
+		}
+		t := ir.Type{Kind: ir.CipherType, Shape: p.Type.Shape, Level: top, Scale: delta, Degree: 1, Layout: lay}
 		nv := &ir.Value{Name: p.Name, Type: t}
 		f.Params[i] = nv
 		ct[p] = nv
@@ -131,6 +142,25 @@ func (LowerToCKKS) Run(f *ir.Func, c *Context) error {
 
 // recordResult keeps tensor result i's name and shape (and an empty client
 // tail unless one is set) in f's attributes, for the plan's outputs.
+// soleDenseReader returns the linear op that is the only reader of v,
+// through reshapes and flattens (which keep the element order), or nil.
+func soleDenseReader(f *ir.Func, users map[*ir.Value][]*ir.Op, v *ir.Value) *ir.Op {
+	for {
+		us := users[v]
+		if len(us) != 1 || us[0].Args[0] != v {
+			return nil
+		}
+		switch us[0].Code {
+		case "reshape", "flatten":
+			v = us[0].Result()
+		case "linear":
+			return us[0]
+		default:
+			return nil
+		}
+	}
+}
+
 func recordResult(f *ir.Func, i int, r *ir.Value) {
 	f.Attrs[fmt.Sprintf("result%d_shape", i)] = toInt64s(r.Type.Shape)
 	f.Attrs[fmt.Sprintf("result%d_name", i)] = r.Name
@@ -304,7 +334,7 @@ func choosePacking(in ir.Layout, m, perSample int) linearPacking {
 	best := linearPacking{g: 1, pOut: pOut, L: max(pIn, pOut), D: min(pIn, pOut)}
 	best.folds = log2(best.L / pOut)
 	best.babies, best.giants = bsgs(best.D)
-	if in.Block != 0 {
+	if in.Block != 0 || in.Positions != "" {
 		return best
 	}
 	for g := 2; g*pIn <= perSample && g <= m; g *= 2 {
@@ -323,6 +353,14 @@ func choosePacking(in ir.Layout, m, perSample int) linearPacking {
 
 // elementAt inverts a layout: the element at position pos of the period, or -1.
 func elementAt(l ir.Layout, pos int) int {
+	if l.Positions != "" {
+		for e, p := range l.PositionList() {
+			if p == pos {
+				return e
+			}
+		}
+		return -1
+	}
 	if l.Block == 0 {
 		if pos < l.Len {
 			return pos
@@ -339,14 +377,32 @@ func elementAt(l ir.Layout, pos int) int {
 	return -1
 }
 
+// elementsByPosition inverts a layout over its period: the element at each
+// position, or -1.
+func elementsByPosition(l ir.Layout) []int {
+	out := make([]int, l.Period)
+	for pos := range out {
+		out[pos] = -1
+	}
+	for e := 0; e < l.Len; e++ {
+		out[l.Pos(e)] = e
+	}
+	return out
+}
+
 // denseLayout is how one dense layer is packed: the packing, the diagonal
-// orientation, the fold steps and the output layout.
+// orientation, the fold steps, the output layout, the diagonals that are
+// not all zero and their baby-step giant-step split.
 type denseLayout struct {
 	lp     linearPacking
 	sign   int
 	folds  []int
 	out    ir.Layout
 	diagAt func(i, sgn int) ([]float64, bool)
+	nz     []int // indices i < D of the nonzero diagonals
+	n1     int   // baby steps (in diagonal indices; a power of two)
+	babies int   // distinct baby rotations (0 included)
+	giants int   // distinct giant rotations (0 included)
 }
 
 // layoutDense packs y = W x (W is m x n) for an input of layout in. clean:
@@ -373,10 +429,7 @@ func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayou
 		}
 		return -1
 	}
-	colAt := make([]int, pIn)
-	for pos := range colAt {
-		colAt[pos] = elementAt(in, pos)
-	}
+	colAt := elementsByPosition(in)
 	// Diagonal i pairs output position j with input position j + sign*i.
 	// Both orientations are valid; on a sparse (blocked) input one of them
 	// keeps the products' support in a window whose fold needs fewer steps.
@@ -428,7 +481,7 @@ func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayou
 		}
 	} else {
 		folds = foldSteps(1)
-		if in.Block != 0 {
+		if in.Block != 0 || in.Positions != "" {
 			if rev := foldSteps(-1); len(rev) < len(folds) {
 				folds, sign = rev, -1
 			}
@@ -438,14 +491,47 @@ func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayou
 	if lp.g > 1 {
 		out = ir.Layout{Len: m, Period: lp.g * pIn, Batch: l.batch, Block: lp.pOut, Stride: pIn}
 	}
-	return &denseLayout{lp: lp, sign: sign, folds: folds, out: out, diagAt: diagAt}
+	d := &denseLayout{lp: lp, sign: sign, folds: folds, out: out, diagAt: diagAt}
+	units := make([]int, 0, D)
+	S := l.slots / l.batch // rotations act on diagonal indices modulo S
+	for i := 0; i < D; i++ {
+		if _, nz := diagAt(i, sign); nz {
+			d.nz = append(d.nz, i)
+			units = append(units, ((sign*i)%S+S)%S)
+		}
+	}
+	d.n1, d.babies, d.giants = splitBSGS(units, S)
+	return d
 }
 
-// cost is the packing's cost with the fold steps it really takes.
+// splitBSGS chooses the baby-step size n1 (a power of two) for rotations by
+// the given offsets (in [0, S)) at the least cost, counting the rotations
+// the runtime really makes: the distinct offsets mod n1 (babies) and the
+// distinct multiples of n1 below them (giants), as Lattigo's BSGSIndex
+// splits them. On a sparse offset set (a convolution's taps) this differs
+// from the split of a dense range (bsgs).
+func splitBSGS(offsets []int, S int) (n1, babies, giants int) {
+	if len(offsets) == 0 {
+		return 1, 1, 1
+	}
+	best := math.Inf(1)
+	for b := 1; b <= S; b <<= 1 {
+		bs, gs := map[int]bool{}, map[int]bool{}
+		for _, o := range offsets {
+			bs[o%b] = true
+			gs[o/b] = true
+		}
+		if c := costBaby*float64(len(bs)-1) + costGiant*float64(len(gs)-1); c < best-1e-9 {
+			best, n1, babies, giants = c, b, len(bs), len(gs)
+		}
+	}
+	return n1, babies, giants
+}
+
+// cost is the packing's cost with the diagonals, rotations and fold steps
+// it really takes.
 func (d *denseLayout) cost() float64 {
-	lp := d.lp
-	lp.folds = len(d.folds)
-	return lp.cost()
+	return costBaby*float64(d.babies-1) + costGiant*float64(d.giants-1) + costRotation*float64(len(d.folds)) + costPtMult*float64(len(d.nz))
 }
 
 // slotValues computes, on the cleartext input x (tensor order), one period
@@ -582,19 +668,15 @@ func (l *lowerer) linear(x *ir.Value, w, b *ir.Const, hint string, feed *polyFee
 			dl = dirty
 		}
 	}
-	lp, sign, folds, diagAt, out := dl.lp, dl.sign, dl.folds, dl.diagAt, dl.out
-	D := lp.D
+	sign, folds, diagAt, out := dl.sign, dl.folds, dl.diagAt, dl.out
 	// One ckks.linear: the runtime evaluates it baby-step giant-step with
 	// the baby rotations hoisted and the products accumulated before any
 	// key switch is finished (Lattigo's double hoisting).
-	n1 := lp.babies
+	n1 := dl.n1
 	args := []*ir.Value{x}
 	var offsets []int64
-	for i := 0; i < D; i++ {
-		d, nz := diagAt(i, sign)
-		if !nz {
-			continue
-		}
+	for _, i := range dl.nz {
+		d, _ := diagAt(i, sign)
 		pt, err := l.encode(fmt.Sprintf("%s.diag%d", hint, i), d, x.Type.Level, l.delta)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/fhec/fhec/layout"
 	"github.com/fhec/fhec/plan/planpb"
 )
 
@@ -74,6 +75,39 @@ func OutputValues(out *planpb.Output) []uint32 {
 		return out.ElementValues
 	}
 	return []uint32{out.Value}
+}
+
+// TiledLayout is the slot layout a plan layout describes (blocked and
+// placed ones included; a placed layout's guard stride is dropped).
+func TiledLayout(l *planpb.Layout) layout.Tiled {
+	t := layout.Tiled{Len: int(l.GetLen()), Period: int(l.GetPeriod()), Batch: int(l.GetBatch()), Block: int(l.GetBlock()), Stride: int(l.GetStride())}
+	if pos := l.GetPositions(); len(pos) > 0 {
+		t.Positions = make([]int, len(pos))
+		for i, p := range pos {
+			t.Positions[i] = int(p)
+		}
+		if t.Block == 0 && t.Stride == placedStride {
+			t.Stride = 0
+		}
+	}
+	return t
+}
+
+// placedStride is the stride a placed layout carries (with block 0) so that
+// readers before format 1.4 refuse it (see VersionMinor).
+const placedStride = 1
+
+// PlanLayout is the plan form of a slot layout (the inverse of TiledLayout).
+func PlanLayout(t layout.Tiled) *planpb.Layout {
+	l := &planpb.Layout{Len: uint32(t.Len), Period: uint32(t.Period), Batch: uint32(t.Batch), Block: uint32(t.Block), Stride: uint32(t.Stride)}
+	if t.Positions != nil {
+		l.Stride = placedStride
+		l.Positions = make([]uint32, len(t.Positions))
+		for i, p := range t.Positions {
+			l.Positions[i] = uint32(p)
+		}
+	}
+	return l
 }
 
 // InputLen is the number of values per sample of an input: its elements

@@ -29,11 +29,13 @@ import (
 // Versions: 1.0 first release; 1.1 adds Metadata.layers (per-layer summary);
 // 1.2 adds the LINEAR instruction (hoisted baby-step giant-step diagonals).
 // 1.3 adds feature-major packing: the DOT instruction and element_values on
-// inputs and outputs.
+// inputs and outputs. 1.4 adds placed layouts (Layout.positions), which
+// also carry stride 1 with block 0 so that a 1.3 reader, which would drop
+// the positions and misplace the input, refuses them instead.
 const (
 	Magic        = "FHECPLAN"
 	VersionMajor = 1
-	VersionMinor = 3
+	VersionMinor = 4
 
 	headerSize   = 8 + 2 + 2 + 8
 	checksumSize = sha256.Size

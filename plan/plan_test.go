@@ -229,8 +229,8 @@ func TestCorruption(t *testing.T) {
 			binary.LittleEndian.PutUint16(b[10:], 0)
 			return b
 		}), ErrVersion,
-			"plan format 2.0 is newer than this fhec reads (1.x; it writes 1.3); upgrade fhec"},
-		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "plan format 0.3 is older than this fhec reads (1.x; it writes 1.3)"},
+			"plan format 2.0 is newer than this fhec reads (1.x; it writes 1.4); upgrade fhec"},
+		{"major 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], 0); return b }), ErrVersion, "plan format 0.4 is older than this fhec reads (1.x; it writes 1.4)"},
 		{"trailing bytes", append(bytes.Clone(good), 0), ErrTrailingData, "1 bytes after"},
 		{"garbage payload", frame([]byte{0xff, 0xff, 0xff}, 1, 0), ErrInvalid, "not a valid plan message"},
 		{"empty payload", frame(nil, 1, 0), ErrInvalid, "no params"},
@@ -275,7 +275,21 @@ func TestValidate(t *testing.T) {
 	if err := Validate(smallPlan(t)); err != nil {
 		t.Fatalf("valid plan rejected: %v", err)
 	}
+	placed := smallPlan(t)
+	placed.Inputs[0].Layout = &planpb.Layout{Len: 3, Period: 4, Batch: 2, Stride: 1, Positions: []uint32{2, 0, 3}}
+	if err := Validate(placed); err != nil {
+		t.Fatalf("valid placed layout rejected: %v", err)
+	}
+	if got := TiledLayout(placed.Inputs[0].Layout); got.Stride != 0 || got.Pos(0) != 2 || got.Pos(2) != 3 {
+		t.Fatalf("placed layout read as %+v", got)
+	}
+	place := func(l *planpb.Layout) func(p *planpb.Plan) { return func(p *planpb.Plan) { p.Inputs[0].Layout = l } }
 	cases := []invalidCase{
+		{"positions count", place(&planpb.Layout{Len: 3, Period: 4, Batch: 2, Stride: 1, Positions: []uint32{0, 1}}), "2 positions for 3 values"},
+		{"position outside", place(&planpb.Layout{Len: 3, Period: 4, Batch: 2, Stride: 1, Positions: []uint32{0, 1, 4}}), "outside the period"},
+		{"position twice", place(&planpb.Layout{Len: 3, Period: 4, Batch: 2, Stride: 1, Positions: []uint32{0, 1, 1}}), "which another element holds"},
+		{"positions unguarded", place(&planpb.Layout{Len: 3, Period: 4, Batch: 2, Positions: []uint32{2, 0, 1}}), "must have block 0 and stride 1"},
+		{"positions and blocks", place(&planpb.Layout{Len: 3, Period: 4, Batch: 2, Block: 2, Stride: 1, Positions: []uint32{2, 0, 1}}), "must have block 0 and stride 1"},
 		{"no params", func(p *planpb.Plan) { p.Params = nil }, "no params"},
 		{"logN small", func(p *planpb.Plan) { p.Params.LogN = 9 }, "log_n 9"},
 		{"logN large", func(p *planpb.Plan) { p.Params.LogN = 18 }, "log_n 18"},

@@ -107,6 +107,8 @@ type IOSummary struct {
 	// Ciphertexts per group of Batch samples: 1, or one per element under
 	// feature-major packing.
 	Ciphertexts int `json:"ciphertexts"`
+	// Placed: the layout lists each element's position (format 1.4).
+	Placed bool `json:"placed,omitempty"`
 }
 
 // OpCountsSummary mirrors planpb.OpCounts.
@@ -263,7 +265,7 @@ func Summarize(p *planpb.Plan) (*Summary, error) {
 	inLevel, outLevel, inCts, outCts := 0, 0, 0, 0
 	for _, in := range p.Inputs {
 		s.Inputs = append(s.Inputs, IOSummary{Name: in.Name, Shape: nonNil(in.Shape), Len: InputLen(in), Period: int(in.Layout.Period),
-			Batch: int(in.Layout.Batch), Level: int(in.Level), Ciphertexts: len(InputValues(in))})
+			Batch: int(in.Layout.Batch), Level: int(in.Level), Ciphertexts: len(InputValues(in)), Placed: len(in.Layout.GetPositions()) > 0})
 		inCts += len(InputValues(in))
 		inLevel = max(inLevel, int(in.Level))
 		s.SamplesPerCiphertext = int(in.Layout.Batch)

@@ -60,7 +60,7 @@ func TestSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.FormatVersion != "1.3" || len(s.PlanSHA256) != 64 || s.LogN != 12 || !s.Insecure || s.GaloisKeys != 1 || !s.Relinearization {
+	if s.FormatVersion != "1.4" || len(s.PlanSHA256) != 64 || s.LogN != 12 || !s.Insecure || s.GaloisKeys != 1 || !s.Relinearization {
 		t.Fatalf("summary %+v", s)
 	}
 	if s.EvalKeyBytes != s.RelinKeyBytes+s.GaloisKeyBytes || s.Keys[1].Rotations[0] != 2 {

@@ -201,7 +201,10 @@ func Analyze(p *planpb.Plan) ([]ValueInfo, error) {
 		if l == nil {
 			return fmt.Errorf("%w: %s has no layout", ErrInvalid, where)
 		}
-		t := layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
+		if len(l.Positions) > 0 && (l.Block != 0 || l.Stride != placedStride) {
+			return fmt.Errorf("%w: %s: a placed layout must have block 0 and stride %d (got %d, %d)", ErrInvalid, where, placedStride, l.Block, l.Stride)
+		}
+		t := TiledLayout(l)
 		if err := t.Validate(slots); err != nil {
 			return fmt.Errorf("%w: %s: %v (%d slots)", ErrInvalid, where, err, slots)
 		}

@@ -29,7 +29,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/he/hefloat/bootstrapping"
 	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 
-	"github.com/fhec/fhec/layout"
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
 )
@@ -473,7 +472,7 @@ func (c *Context) encryptOne(ecd *hefloat.Encoder, enc *rlwe.Encryptor, inputs [
 		}
 	} else {
 		var err error
-		if vals, err = tiled(in.Layout).Pack(group, slots); err != nil {
+		if vals, err = plan.TiledLayout(in.Layout).Pack(group, slots); err != nil {
 			return nil, nil, fmt.Errorf("runtime: input %q: %w", in.Name, err)
 		}
 	}
@@ -524,7 +523,7 @@ func (c *Context) Decrypt(sk *SecretKey, out *Ciphertexts) ([][][]float64, error
 	}
 	for r, row := range c.outRows {
 		po := c.plan.Outputs[row.tensor]
-		t := tiled(po.Layout)
+		t := plan.TiledLayout(po.Layout)
 		for g, ct := range out.values[r] {
 			pt := dec.DecryptNew(ct)
 			if err := ecd.Decode(pt, vals); err != nil {
@@ -650,10 +649,6 @@ func (c *Context) rowName(kind Kind, r int) string {
 		name += fmt.Sprintf(" element %d", f)
 	}
 	return name
-}
-
-func tiled(l *planpb.Layout) layout.Tiled {
-	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
 }
 
 // DecryptSlots decrypts one ciphertext to its slot values (client side; for

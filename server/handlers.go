@@ -579,6 +579,9 @@ type TensorInfo struct {
 	Level     *int     `json:"level,omitempty"`
 	LogScale  *float64 `json:"log_scale,omitempty"`
 	ClientOps []string `json:"client_ops,omitempty"`
+	// Positions: a placed input's element positions in the period (plan
+	// format 1.4); absent: element f at position f.
+	Positions []uint32 `json:"layout_positions,omitempty"`
 }
 
 // KeysInfo says which evaluation keys the plan needs.
@@ -624,7 +627,7 @@ func (s *Server) planInfo() ([]byte, error) {
 	for _, in := range p.Inputs {
 		lvl, ls := int(in.Level), math.Log2(in.Scale)
 		info.Inputs = append(info.Inputs, TensorInfo{Name: in.Name, Shape: in.Shape, Len: plan.InputLen(in),
-			Period: int(in.Layout.GetPeriod()), Batch: int(in.Layout.GetBatch()), Level: &lvl, LogScale: &ls})
+			Period: int(in.Layout.GetPeriod()), Batch: int(in.Layout.GetBatch()), Level: &lvl, LogScale: &ls, Positions: in.Layout.GetPositions()})
 	}
 	for _, o := range p.Outputs {
 		info.Outputs = append(info.Outputs, TensorInfo{Name: o.Name, Shape: o.Shape, Len: plan.OutputLen(o),

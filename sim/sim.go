@@ -28,6 +28,7 @@ import (
 
 	"github.com/fhec/fhec/ir"
 	"github.com/fhec/fhec/layout"
+	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
 )
 
@@ -408,7 +409,7 @@ func (s *Simulator) computeLive() {
 	}
 	for _, o := range s.plan.Outputs {
 		l := o.Layout
-		t := tiledOf(l)
+		t := plan.TiledLayout(l)
 		for _, v := range elementValues(o.Value, o.ElementValues) {
 			b := get(v)
 			for f := 0; f < int(l.Len); f++ {
@@ -607,7 +608,7 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 				}
 				continue
 			}
-			t := tiledOf(in.Layout)
+			t := plan.TiledLayout(in.Layout)
 			xs := make([][]float64, len(samples))
 			for k := range samples {
 				xs[k] = samples[k][i]
@@ -671,7 +672,7 @@ func (s *Simulator) group(samples [][][]float64, g int) (*groupResult, error) {
 				gr.outs[run][o] = u
 				continue
 			}
-			t := tiledOf(out.Layout)
+			t := plan.TiledLayout(out.Layout)
 			v := vals[out.Value]
 			if v == nil {
 				return nil, fmt.Errorf("sim: output %q is not computed", out.Name)
@@ -813,11 +814,6 @@ func (s *Simulator) exec(pc int, ins *planpb.Instruction, vals [][]float64, rng 
 		return nil, fmt.Errorf("sim: instruction %d: op %v is not simulated", pc, ins.Op)
 	}
 	return out, nil
-}
-
-// tiledOf is the slot layout a plan layout describes (blocked ones included).
-func tiledOf(l *planpb.Layout) layout.Tiled {
-	return layout.Tiled{Len: int(l.Len), Period: int(l.Period), Batch: int(l.Batch), Block: int(l.Block), Stride: int(l.Stride)}
 }
 
 // linear simulates a LINEAR instruction: sum_k rot(x, offsets[k]) * d_k.

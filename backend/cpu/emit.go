@@ -69,7 +69,7 @@ func Emit(f *ir.Func, opt Options) (*planpb.Plan, error) {
 		return ids[v]
 	}
 	lay := func(l ir.Layout) *planpb.Layout {
-		return &planpb.Layout{Len: uint32(l.Len), Period: uint32(l.Period), Batch: uint32(l.Batch), Block: uint32(l.Block), Stride: uint32(l.Stride)}
+		return plan.PlanLayout(l.Tiled())
 	}
 	for _, prm := range f.Params {
 		if prm.Type.Kind != ir.CipherType {

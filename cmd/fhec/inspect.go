@@ -90,7 +90,11 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 			fmt.Fprintf(w, "  input  %q %v: level %d, feature-major: %d ciphertexts (one per element) per group of %d samples\n", in.Name, in.Shape, in.Level, in.Ciphertexts, in.Batch)
 			continue
 		}
-		fmt.Fprintf(w, "  input  %q %v: level %d, %d samples per ciphertext (period %d)\n", in.Name, in.Shape, in.Level, in.Batch, in.Period)
+		placed := ""
+		if in.Placed {
+			placed = ", placed"
+		}
+		fmt.Fprintf(w, "  input  %q %v: level %d, %d samples per ciphertext (period %d%s)\n", in.Name, in.Shape, in.Level, in.Batch, in.Period, placed)
 	}
 	for _, o := range s.Outputs {
 		tail := ""

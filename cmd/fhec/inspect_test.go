@@ -79,7 +79,7 @@ func TestInspectText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"plan format 1.3", "CKKS: logN 11", "INSECURE", "rotation keys", "galois", "instructions:", "ROTATE",
+	for _, want := range []string{"plan format 1.4", "CKKS: logN 11", "INSECURE", "rotation keys", "galois", "instructions:", "ROTATE",
 		"layers:", "relu_1", "dense+activation", "estimated cost", "server peak"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)

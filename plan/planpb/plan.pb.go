@@ -650,8 +650,13 @@ type Layout struct {
 	Batch  uint32                 `protobuf:"varint,3,opt,name=batch,proto3" json:"batch,omitempty"`
 	// Blocked layouts (block > 0): element f sits at position
 	// (f / block) * stride + f % block of the period instead of f.
-	Block         uint32 `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
-	Stride        uint32 `protobuf:"varint,5,opt,name=stride,proto3" json:"stride,omitempty"`
+	Block  uint32 `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
+	Stride uint32 `protobuf:"varint,5,opt,name=stride,proto3" json:"stride,omitempty"`
+	// Placed layouts (format 1.4; block 0): element f sits at position
+	// positions[f] of the period, one distinct position per element. The
+	// client scatters its input so that the first layer reads it at few
+	// offsets (a strided convolution: a space-to-depth arrangement).
+	Positions     []uint32 `protobuf:"varint,6,rep,packed,name=positions,proto3" json:"positions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -719,6 +724,13 @@ func (x *Layout) GetStride() uint32 {
 		return x.Stride
 	}
 	return 0
+}
+
+func (x *Layout) GetPositions() []uint32 {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
 }
 
 type Input struct {
@@ -1560,13 +1572,14 @@ const file_plan_proto_rawDesc = "" +
 	"\x0frelinearization\x18\x01 \x01(\bR\x0frelinearization\x12'\n" +
 	"\x0fgalois_elements\x18\x02 \x03(\x04R\x0egaloisElements\x12$\n" +
 	"\rbootstrapping\x18\x14 \x01(\bR\rbootstrapping\x12B\n" +
-	"\x1dbootstrapping_galois_elements\x18\x15 \x03(\x04R\x1bbootstrappingGaloisElements\"v\n" +
+	"\x1dbootstrapping_galois_elements\x18\x15 \x03(\x04R\x1bbootstrappingGaloisElements\"\x94\x01\n" +
 	"\x06Layout\x12\x10\n" +
 	"\x03len\x18\x01 \x01(\rR\x03len\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\rR\x06period\x12\x14\n" +
 	"\x05batch\x18\x03 \x01(\rR\x05batch\x12\x14\n" +
 	"\x05block\x18\x04 \x01(\rR\x05block\x12\x16\n" +
-	"\x06stride\x18\x05 \x01(\rR\x06stride\"\xc8\x01\n" +
+	"\x06stride\x18\x05 \x01(\rR\x06stride\x12\x1c\n" +
+	"\tpositions\x18\x06 \x03(\rR\tpositions\"\xc8\x01\n" +
 	"\x05Input\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12,\n" +
