@@ -423,6 +423,13 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	f.Add(fm)
 	f.Add(fm[headerSize : len(fm)-checksumSize])
+	placed := smallPlan(f)
+	placed.Inputs[0].Layout = &planpb.Layout{Len: 3, Period: 4, Batch: 2, Stride: 1, Positions: []uint32{2, 0, 3}}
+	pl, err := Marshal(placed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pl)
 	f.Add(payload)
 	f.Add(good[:40])
 	f.Add([]byte("FHECPLAN"))
