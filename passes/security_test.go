@@ -55,7 +55,7 @@ func TestDefaultParamsSecure(t *testing.T) {
 		}
 		for _, depth := range []int{1, 3, 7, 12, 20, 30, 45} {
 			for _, period := range []int{16, 1024} {
-				p, err := selectPlain(depth, period, 12, 0, budget, sec, false)
+				p, err := selectPlain(depth, period, 6+6*(depth%2), 0, budget, sec, false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -78,5 +78,37 @@ func TestDefaultParamsSecure(t *testing.T) {
 	}
 	if _, err := selectBootstrapped(f, 100, 64, 256, false); err == nil {
 		t.Fatal("256-bit bootstrapping at N = 2^16 accepted")
+	}
+}
+
+// TestKeySwitchPrimes: two key-switching primes (half the digits) are
+// chosen where the scale stays >= 2^30 and the key-switching cost model
+// says they are cheaper (the 784-128-10 MLP with x²: depth 3 at logN 13);
+// a deeper program (depth 5, CryptoNets) keeps one, since two would leave
+// a scale below 2^30. Both stay within the 128-bit bound.
+func TestKeySwitchPrimes(t *testing.T) {
+	budget := func(logN int) float64 { return float64(MaxLogQP128[logN]) }
+	sec := func(logN int, q float64) int {
+		if q <= float64(MaxLogQP128[logN]) {
+			return 128
+		}
+		return 0
+	}
+	if !(keySwitchCost(4, 2) < keySwitchCost(4, 1)) || !(keySwitchCostSum(3, 2) < keySwitchCostSum(3, 1)) {
+		t.Fatalf("cost model: 4 levels, 1 prime %.0f, 2 primes %.0f", keySwitchCost(4, 1), keySwitchCost(4, 2))
+	}
+	for _, c := range []struct{ depth, headroom, wantP, minScale int }{
+		{3, 6, 2, minLogScaleFewerDigits},
+		{3, 12, 2, minLogScaleFewerDigits},
+		{5, 8, 1, minLogScale},
+	} {
+		p, err := selectPlain(c.depth, 1024, c.headroom, 0, budget, sec, false)
+		if err != nil || p == nil {
+			t.Fatalf("depth %d: %v, %v", c.depth, p, err)
+		}
+		if len(p.P) != c.wantP || p.LogScale < c.minScale || p.LogN != 13 || p.LogQP > float64(MaxLogQP128[13]) {
+			t.Errorf("depth %d headroom %d: logN %d, %d P primes, scale 2^%d, log2(QP) %.1f; want %d P primes, scale >= 2^%d at logN 13",
+				c.depth, c.headroom, p.LogN, len(p.P), p.LogScale, p.LogQP, c.wantP, c.minScale)
+		}
 	}
 }

@@ -195,7 +195,9 @@ func (SelectParams) Run(f *ir.Func, c *Context) error {
 }
 
 // selectPlain is the selection without bootstrapping (nil when no ring
-// degree up to 2^16 holds the depth within budget).
+// degree up to 2^16 holds the depth within budget). At the smallest ring
+// degree that fits, it also chooses how many key-switching primes P holds
+// (keySwitchPrimes).
 func selectPlain(depth, period, headroom, minLogN int, budget func(int) float64, secLevel func(int, float64) int, insecure bool) (*Params, error) {
 	for logN := 11; logN <= 16; logN++ {
 		if logN < minLogN {
@@ -205,23 +207,64 @@ func selectPlain(depth, period, headroom, minLogN int, budget func(int) float64,
 		if slots < period {
 			continue
 		}
-		// logP + q0 + depth*s <= budget, with q0 = s + headroom and one
-		// key-switching prime P a bit larger than every q (key-switching
-		// noise then stays below rescaling noise)
-		s := int(math.Floor((budget(logN) - 2*float64(headroom) - 1) / float64(depth+2)))
-		if s > maxLogScale {
-			s = maxLogScale
+		var best *Params
+		bestCost := math.Inf(1)
+		for alpha := 1; alpha <= maxKeySwitchPrimes; alpha++ {
+			p, err := plainParams(logN, depth, headroom, alpha, budget, secLevel, insecure)
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				continue
+			}
+			if c := keySwitchCostSum(depth, alpha); c < bestCost {
+				best, bestCost = p, c
+			}
 		}
-		if s < minLogScale {
-			continue
+		if best != nil {
+			best.Batch = slots / period
+			return best, nil
 		}
+	}
+	return nil, nil
+}
+
+// maxKeySwitchPrimes bounds the key-switching primes tried, and
+// minLogScaleFewerDigits is the least scale at which more than one is used:
+// each one takes as many bits from the scale as a level does.
+const (
+	maxKeySwitchPrimes     = 2
+	minLogScaleFewerDigits = 30
+)
+
+// plainParams builds the parameters for one ring degree and alpha
+// key-switching primes, or nil when they do not fit the budget (or, for
+// alpha > 1, leave less than minLogScaleFewerDigits of scale).
+//
+// q0 + depth*s + alpha*logP <= budget, with q0 = s + headroom and each P
+// prime a bit larger than every q: a key-switching digit is a product of
+// alpha primes q and P of alpha primes above them, so key-switching noise
+// stays below rescaling noise.
+func plainParams(logN, depth, headroom, alpha int, budget func(int) float64, secLevel func(int, float64) int, insecure bool) (*Params, error) {
+	s := s0(budget, logN, depth, headroom, alpha)
+	floor := minLogScale
+	if alpha > 1 {
+		floor = minLogScaleFewerDigits
+	}
+	// The generated primes' sizes can round the total over the budget by a
+	// bit: then one bit less of scale.
+	for ; s >= floor && s >= s0(budget, logN, depth, headroom, alpha)-1; s-- {
 		q0 := min(60, s+headroom)
 		logP := min(61, q0+1)
 		logQ := []int{q0}
 		for i := 0; i < depth; i++ {
 			logQ = append(logQ, s)
 		}
-		lit := hefloat.ParametersLiteral{LogN: logN, LogQ: logQ, LogP: []int{logP}, LogDefaultScale: s, Xs: ring.Ternary{P: 2.0 / 3}}
+		logPs := make([]int, alpha)
+		for i := range logPs {
+			logPs[i] = logP
+		}
+		lit := hefloat.ParametersLiteral{LogN: logN, LogQ: logQ, LogP: logPs, LogDefaultScale: s, Xs: ring.Ternary{P: 2.0 / 3}}
 		params, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {
 			return nil, fmt.Errorf("logN %d: %w", logN, err)
@@ -231,9 +274,37 @@ func selectPlain(depth, period, headroom, minLogN int, budget func(int) float64,
 		if sec == 0 && !insecure {
 			continue
 		}
-		return &Params{LogN: logN, Q: params.Q(), P: params.P(), LogScale: s, Batch: slots / period, Depth: depth, LogQP: logQP, Security: sec}, nil
+		return &Params{LogN: logN, Q: params.Q(), P: params.P(), LogScale: s, Depth: depth, LogQP: logQP, Security: sec}, nil
 	}
 	return nil, nil
+}
+
+// s0 is the scale the budget formula gives (before the cap at maxLogScale).
+func s0(budget func(int) float64, logN, depth, headroom, alpha int) int {
+	return min(maxLogScale, int(math.Floor((budget(logN)-float64((1+alpha)*headroom)-float64(alpha))/float64(depth+1+alpha))))
+}
+
+// keySwitchCost estimates one key switch at a level with L primes q and
+// alpha primes P, in pointwise products of one prime's coefficients (an
+// NTT counts logN/2 = 6.5 of them at logN 13): the INTT of the input,
+// per digit (ceil(L/alpha) of them) its NTT over QP and its products with
+// the key's two rows, and the mod-down of two polynomials. More P primes
+// mean fewer digits but a wider extended basis; the sum decides.
+func keySwitchCost(L, alpha int) float64 {
+	const ntt = 6.5
+	digits := (L + alpha - 1) / alpha
+	qp := float64(L + alpha)
+	return ntt*float64(L) + float64(digits)*(ntt*qp+2*qp) + 2*ntt*qp
+}
+
+// keySwitchCostSum is keySwitchCost summed over the levels a program of
+// the given depth runs at: what the choice of alpha is made on.
+func keySwitchCostSum(depth, alpha int) float64 {
+	c := 0.0
+	for L := 1; L <= depth+1; L++ {
+		c += keySwitchCost(L, alpha)
+	}
+	return c
 }
 
 func u64s(v []uint64) []int64 {
