@@ -214,3 +214,65 @@ func TestBatchBeyondSlotsSuggestsFeatureMajor(t *testing.T) {
 		}
 	}
 }
+
+// TestStridedRowsLattice: in latency mode the 784-128-10 MLP's first layer
+// uses strided rows (row r's partial sums in slots [32r, 32r+32), folded
+// by 16 .. 1 onto slot 32r: a lattice), and the second layer runs in
+// lattice units (16 diagonals, folds by 512, 1024, 2048 slots): 26
+// rotations in all, the expert's plan (bench/baseline). The lowered program
+// equals the model on the slots.
+func TestStridedRowsLattice(t *testing.T) {
+	m, err := onnxbuild.NewRandomMLP(9, []int{784, 128, 10}, "square")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mlpFunc(t, m)
+	if err := (&Pipeline{Passes: Standard()}).Run(f, &Context{Insecure: true, Batch: 1, MinLogN: 13}); err != nil {
+		t.Fatal(err)
+	}
+	slots := int(1 << (f.Int64("logN", 0) - 1))
+	if slots != 4096 {
+		t.Fatalf("%d slots, want 4096", slots)
+	}
+	rotations := 0
+	var linears []*ir.Op
+	for _, op := range f.Ops {
+		switch op.Code {
+		case "ckks.rotate":
+			rotations++
+		case "ckks.linear":
+			linears = append(linears, op)
+			g, b := plan.LinearRotations(&planpb.Instruction{Offsets: op.Ints("offsets"), N1: uint32(op.Int("n1", 0))}, slots)
+			rotations += len(g) + len(b)
+		}
+	}
+	if len(linears) != 2 {
+		t.Fatalf("%d linear ops, want 2", len(linears))
+	}
+	if l := linears[1].Args[0].Type.Layout; !isLattice(l) || l.Stride != 32 {
+		t.Errorf("second layer's input layout %+v, want a lattice of stride 32", l)
+	}
+	for _, o := range linears[1].Ints("offsets") {
+		if o%32 != 0 {
+			t.Fatalf("second layer offset %d is not a lattice step", o)
+		}
+	}
+	if rotations > 26 {
+		t.Errorf("%d rotations, want <= 26 (the expert's)", rotations)
+	}
+	rng := rand.New(rand.NewPCG(1, 9))
+	x := make([]float64, 784)
+	for i := range x {
+		x[i] = rng.Float64()*2 - 1
+	}
+	got := simulateAll(t, f, [][]float64{x})
+	want, err := m.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		if math.Abs(got[0][k]-want[k]) > 1e-6*(1+math.Abs(want[k])) {
+			t.Fatalf("output %d: %v, want %v", k, got[0][k], want[k])
+		}
+	}
+}
