@@ -56,14 +56,18 @@ func TestRowSplitPacking(t *testing.T) {
 	if split["ckks.rotate"] >= plain["ckks.rotate"]+2 || split["ckks.mul_plain"] >= plain["ckks.mul_plain"] {
 		t.Errorf("row split: %d rotations, %d ct-pt products; plain: %d, %d", split["ckks.rotate"], split["ckks.mul_plain"], plain["ckks.rotate"], plain["ckks.mul_plain"])
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	var samples [][]float64
-	x := make([]float64, 100)
+	checkMLPSlots(t, f, m, rand.New(rand.NewPCG(3, 4)))
+}
+
+// checkMLPSlots simulates the lowered f on a random input and compares it
+// with the model's forward pass.
+func checkMLPSlots(t *testing.T, f *ir.Func, m *onnxbuild.MLP, rng *rand.Rand) {
+	t.Helper()
+	x := make([]float64, m.Sizes[0])
 	for i := range x {
 		x[i] = rng.Float64()*2 - 1
 	}
-	samples = append(samples, x)
-	got := simulateAll(t, f, samples)
+	got := simulateAll(t, f, [][]float64{x})
 	want, err := m.Forward(x)
 	if err != nil {
 		t.Fatal(err)
@@ -260,19 +264,5 @@ func TestStridedRowsLattice(t *testing.T) {
 	if rotations > 26 {
 		t.Errorf("%d rotations, want <= 26 (the expert's)", rotations)
 	}
-	rng := rand.New(rand.NewPCG(1, 9))
-	x := make([]float64, 784)
-	for i := range x {
-		x[i] = rng.Float64()*2 - 1
-	}
-	got := simulateAll(t, f, [][]float64{x})
-	want, err := m.Forward(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range want {
-		if math.Abs(got[0][k]-want[k]) > 1e-6*(1+math.Abs(want[k])) {
-			t.Fatalf("output %d: %v, want %v", k, got[0][k], want[k])
-		}
-	}
+	checkMLPSlots(t, f, m, rand.New(rand.NewPCG(1, 9)))
 }
