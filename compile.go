@@ -19,9 +19,12 @@ import (
 	"github.com/fhec/fhec/backend/cpu"
 	"github.com/fhec/fhec/frontend"
 	"github.com/fhec/fhec/internal/tensorio"
+	"github.com/fhec/fhec/internal/vec"
 	"github.com/fhec/fhec/ir"
 	"github.com/fhec/fhec/passes"
+	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
+	"github.com/fhec/fhec/sim"
 )
 
 // Tensor is a dense float64 tensor in row-major order.
@@ -89,6 +92,16 @@ func Compile(model []byte, opt CompileOptions) (*Compiled, error) {
 // AutoDegrees are the ReLU degrees tried when CompileOptions.ActivationDegree is 0.
 var AutoDegrees = []int{63, 31}
 
+// AccurateDegrees are tried, in order, when the fitted ReLUs change the
+// model's decisions on the calibration samples (see argmaxAgreement).
+var AccurateDegrees = []int{127}
+
+// MinArgmaxAgreement is the share of calibration samples on which the
+// fitted model must pick the exact model's largest output; below it a
+// higher degree is tried, taken when it agrees more at no more bootstraps
+// and the same ring, and otherwise suggested in a warning with its cost.
+const MinArgmaxAgreement = 0.99
+
 // CompileFunc compiles a tensor-level IR function (as the frontend makes it).
 // f is not modified.
 func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
@@ -99,6 +112,8 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	chosen := base
+	redo := false // the chosen compilation did not dump
 	for _, d := range AutoDegrees {
 		if d <= minReluDegree(base.Activations) {
 			break // every ReLU is already fitted at degree d or more
@@ -107,13 +122,106 @@ func CompileFunc(f *ir.Func, opt CompileOptions) (*Compiled, error) {
 		o.ActivationDegree = d
 		o.DumpAfter = nil
 		if c, err := compileOnce(f, o); err == nil && c.Params.LogN <= base.Params.LogN && bootstraps(c) <= bootstraps(base) {
-			if opt.Dump != nil && len(opt.DumpAfter) > 0 {
-				return compileOnce(f, o) // once more, dumping
-			}
-			return c, nil
+			chosen, redo = c, true
+			break
 		}
 	}
-	return base, nil
+	// Accuracy: a decision the fitted polynomials change is a wrong answer.
+	agree, err := argmaxAgreement(chosen, f, opt)
+	if err != nil {
+		return nil, err
+	}
+	var advice string
+	for _, d := range AccurateDegrees {
+		if agree < 0 || agree >= MinArgmaxAgreement || d <= minReluDegree(chosen.Activations) {
+			break
+		}
+		o := opt
+		o.ActivationDegree = d
+		o.DumpAfter = nil
+		c, err := compileOnce(f, o)
+		if err != nil || c.Params.LogN > chosen.Params.LogN {
+			continue
+		}
+		a, err := argmaxAgreement(c, f, opt)
+		if err != nil {
+			return nil, err
+		}
+		if a <= agree {
+			continue
+		}
+		if bootstraps(c) <= bootstraps(chosen) {
+			chosen, agree, redo, advice = c, a, true, ""
+			continue
+		}
+		advice = fmt.Sprintf("; --degree %d agrees on %.1f%% at %d bootstraps instead of %d", d, 100*a, bootstraps(c), bootstraps(chosen))
+	}
+	if agree >= 0 && agree < MinArgmaxAgreement {
+		chosen.Warnings = append(chosen.Warnings, fmt.Sprintf("the fitted activations (degree %d) pick the exact model's largest output on %.1f%% of the calibration samples%s",
+			minReluDegree(chosen.Activations), 100*agree, advice))
+	}
+	if redo && opt.Dump != nil && len(opt.DumpAfter) > 0 {
+		o := opt
+		o.ActivationDegree = minReluDegree(chosen.Activations)
+		return compileOnce(f, o) // once more, dumping
+	}
+	return chosen, nil
+}
+
+// maxAgreementSamples bounds the calibration samples argmaxAgreement reads.
+const maxAgreementSamples = 256
+
+// argmaxAgreement is the share of calibration samples on which the compiled
+// program without CKKS noise (the fitted polynomials only, simulated) picks
+// the same largest element as the exact model, in every output of two or
+// more values; -1 when there is nothing to measure (no calibration data, no
+// such output, or an activation the simulator cannot match).
+func argmaxAgreement(c *Compiled, f *ir.Func, opt CompileOptions) (float64, error) {
+	if opt.Calibration == nil {
+		return -1, nil
+	}
+	vector := false
+	for _, o := range c.Plan.Outputs {
+		vector = vector || plan.OutputLen(o) >= 2
+	}
+	if !vector {
+		return -1, nil
+	}
+	samples, err := SplitBatch(*opt.Calibration, f.Params[0].Type.Shape)
+	if err != nil {
+		return 0, fmt.Errorf("calibration data: %w", err)
+	}
+	if len(samples) > maxAgreementSamples {
+		samples = samples[:maxAgreementSamples]
+	}
+	s, err := sim.New(c.Plan, sim.Options{})
+	if err != nil {
+		return 0, err
+	}
+	if !s.ExactReference {
+		return -1, nil
+	}
+	in := make([][][]float64, len(samples))
+	for i, x := range samples {
+		in[i] = [][]float64{x}
+	}
+	r, err := s.Simulate(in)
+	if err != nil {
+		return 0, err
+	}
+	agree := 0
+	for i := range samples {
+		same := true
+		for o := range r.Noiseless {
+			if len(r.Noiseless[o][i]) >= 2 {
+				same = same && vec.Argmax(r.Noiseless[o][i]) == vec.Argmax(r.Reference[o][i])
+			}
+		}
+		if same {
+			agree++
+		}
+	}
+	return float64(agree) / float64(len(samples)), nil
 }
 
 // minReluDegree is the lowest degree of the fitted ReLUs (0: none).
