@@ -22,9 +22,15 @@ import (
 //
 //	y = sum_g rot( sum_b rot(d_{g*n1+b}, -g*n1) * rot(x, b), g*n1 )
 //
-// with n1 ~ sqrt(D) baby steps; all-zero diagonals are skipped. When
-// p_in > p_out, log2(p_in/p_out) rotate-and-add steps fold the partial sums
-// (the result is tiled with period p_out). The bias is one add_plain.
+// with the baby-step size n1 chosen on the offsets present (splitBSGS); all-zero
+// diagonals are skipped. When p_in > p_out, log2(p_in/p_out) rotate-and-add
+// steps fold the partial sums (the result is tiled with period p_out). The
+// bias is one add_plain. Where partial sums may stay in unread slots, a
+// layer may instead split its rows over the input's replicas (a blocked
+// output) or use strided rows (a lattice output, which the next dense layer
+// reads in lattice units); see choosePacking. An input that only a dense
+// layer reads may be placed (place_input.go): the client scatters it so
+// that the layer needs fewer diagonals.
 // Element-wise mul/add by constants become mul_plain/add_plain, secret*secret
 // a ckks.mul, poly a ckks.poly on [-1, 1]; reshape and flatten are free
 // (row-major order is the layout's order).
