@@ -59,22 +59,27 @@ func TestRowSplitPacking(t *testing.T) {
 	checkMLPSlots(t, f, m, rand.New(rand.NewPCG(3, 4)))
 }
 
-// checkMLPSlots simulates the lowered f on a random input and compares it
-// with the model's forward pass.
+// checkMLPSlots simulates the lowered f on two random inputs and compares
+// them with the model's forward pass.
 func checkMLPSlots(t *testing.T, f *ir.Func, m *onnxbuild.MLP, rng *rand.Rand) {
 	t.Helper()
-	x := make([]float64, m.Sizes[0])
-	for i := range x {
-		x[i] = rng.Float64()*2 - 1
+	xs := make([][]float64, 2)
+	for s := range xs {
+		xs[s] = make([]float64, m.Sizes[0])
+		for i := range xs[s] {
+			xs[s][i] = rng.Float64()*2 - 1
+		}
 	}
-	got := simulateAll(t, f, [][]float64{x})
-	want, err := m.Forward(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range want {
-		if math.Abs(got[0][k]-want[k]) > 1e-6*(1+math.Abs(want[k])) {
-			t.Fatalf("output %d: %v, want %v", k, got[0][k], want[k])
+	got := simulateAll(t, f, xs)
+	for s, x := range xs {
+		want, err := m.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			if math.Abs(got[s][k]-want[k]) > 1e-6*(1+math.Abs(want[k])) {
+				t.Fatalf("sample %d output %d: %v, want %v", s, k, got[s][k], want[k])
+			}
 		}
 	}
 }
@@ -265,4 +270,19 @@ func TestStridedRowsLattice(t *testing.T) {
 		t.Errorf("%d rotations, want <= 26 (the expert's)", rotations)
 	}
 	checkMLPSlots(t, f, m, rand.New(rand.NewPCG(1, 9)))
+
+	// Two samples per ciphertext: rows at stride 16, the lattice in units
+	// of 16 slot pairs; still the model's values.
+	f = mlpFunc(t, m)
+	if err := (&Pipeline{Passes: Standard()}).Run(f, &Context{Insecure: true, Batch: 2, MinLogN: 13}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range f.Ops {
+		if op.Code == "ckks.linear" && op.Args[0].Type.Layout.Block == 1 {
+			if l := op.Args[0].Type.Layout; l.Batch != 2 || l.Stride != 16 {
+				t.Fatalf("batch 2: lattice %+v, want stride 16", l)
+			}
+		}
+	}
+	checkMLPSlots(t, f, m, rand.New(rand.NewPCG(2, 9)))
 }
