@@ -118,17 +118,23 @@ func TestDeepModelBootstraps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agree, correct := 0, 0
+	agree, correct, plainCorrect := 0, 0, 0
 	for s := range n {
-		got := vec.Argmax(y.Data[s*10 : (s+1)*10])
-		if got == vec.Argmax(ref[s*10:(s+1)*10]) {
+		got, want := vec.Argmax(y.Data[s*10:(s+1)*10]), vec.Argmax(ref[s*10:(s+1)*10])
+		if got == want {
 			agree++
+		} else {
+			top := slices.Sorted(slices.Values(ref[s*10 : (s+1)*10]))
+			t.Logf("sample %d: encrypted picks %d, the model %d (its top two logits %.3f, %.3f; label %d)", s, got, want, top[9], top[8], test.Y[s])
 		}
 		if got == test.Y[s] {
 			correct++
 		}
+		if want == test.Y[s] {
+			plainCorrect++
+		}
 	}
-	t.Logf("%d samples in %s: encrypted argmax = plaintext model's on %d, = label on %d", n, stats.Wall, agree, correct)
+	t.Logf("%d samples in %s: encrypted argmax = plaintext model's on %d, = label on %d (the plaintext model: %d)", n, stats.Wall, agree, correct, plainCorrect)
 	if agree < n*9/10 {
 		t.Fatalf("encrypted argmax agrees with the model on %d of %d samples", agree, n)
 	}
