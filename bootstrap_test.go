@@ -60,13 +60,16 @@ func TestDeepModelBootstraps(t *testing.T) {
 		t.Fatalf("%d bootstraps, below the lower bound %d", b.Count, b.LowerBound)
 	}
 	t.Logf("depth %d, %d levels per bootstrap: %d bootstraps, lower bound %d; insecure logN %d", c.Params.Depth, b.Levels, b.Count, b.LowerBound, c.Params.LogN)
-	// The degree-63 fits change some decisions on the calibration samples:
-	// the compiler says how many, and what degree 127 would give and cost.
-	i := slices.IndexFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "largest output on") })
-	if i < 0 || !strings.Contains(c.Warnings[i], "--degree 127 agrees on") {
-		t.Fatalf("no agreement warning with advice: %q", c.Warnings)
+	// The degree-63 fits change some decisions on the calibration samples,
+	// so the compiler raises the ReLUs to degree 127, which costs no
+	// bootstrap more (two steps of 8 levels fit the 16 residual levels of
+	// a 2^35 scale), and it says how often the fits still differ.
+	if d := minReluDegree(c.Activations); d != 127 || b.Levels != 16 {
+		t.Fatalf("ReLU degree %d, %d levels per bootstrap; want 127 and 16", d, b.Levels)
 	}
-	t.Log(c.Warnings[i])
+	if i := slices.IndexFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "largest output on") }); i >= 0 {
+		t.Log(c.Warnings[i])
+	}
 	if !c.Plan.Params.Insecure || c.Plan.Params.Bootstrapping == nil || !c.Plan.Keys.Bootstrapping {
 		t.Fatalf("plan: insecure %v, bootstrapping %v, keys %v", c.Plan.Params.Insecure, c.Plan.Params.Bootstrapping, c.Plan.Keys.Bootstrapping)
 	}

@@ -3,6 +3,7 @@ package passes
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat/bootstrapping"
@@ -32,6 +33,10 @@ type BootstrapCircuit struct {
 const (
 	bootstrapQ0       = 60
 	bootstrapLogScale = 40
+	// minBootstrapLogScale: the least scale between bootstraps tried when
+	// a smaller one fits more steps per bootstrap (CKKS noise about
+	// 2^(logN/2+4) stays below 2^-20 of it at 2^16).
+	minBootstrapLogScale = 32
 	// insecureBootstrapLogN: the ring of insecure test bootstrapping (about a
 	// second per bootstrap on one core).
 	insecureBootstrapLogN = 11
@@ -76,10 +81,10 @@ func (b BootstrapCircuit) Literal(residual hefloat.Parameters) bootstrapping.Par
 
 // bootstrapParams builds the residual parameters with L levels and the
 // bootstrapping parameters on top of them.
-func bootstrapParams(circ BootstrapCircuit, levels int) (hefloat.Parameters, bootstrapping.Parameters, error) {
+func bootstrapParams(circ BootstrapCircuit, levels, logScale int) (hefloat.Parameters, bootstrapping.Parameters, error) {
 	logQ := []int{bootstrapQ0}
 	for i := 0; i < levels; i++ {
-		logQ = append(logQ, bootstrapLogScale)
+		logQ = append(logQ, logScale)
 	}
 	// residual key-switching primes: about sqrt(#q) of them keeps the keys small
 	nP := max(1, int(math.Ceil(math.Sqrt(float64(levels+1)))))
@@ -88,7 +93,7 @@ func bootstrapParams(circ BootstrapCircuit, levels int) (hefloat.Parameters, boo
 		logP[i] = 61
 	}
 	res, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: circ.LogN, LogQ: logQ, LogP: logP,
-		LogDefaultScale: bootstrapLogScale, Xs: ring.Ternary{P: 2.0 / 3}})
+		LogDefaultScale: logScale, Xs: ring.Ternary{P: 2.0 / 3}})
 	if err != nil {
 		return hefloat.Parameters{}, bootstrapping.Parameters{}, err
 	}
@@ -98,13 +103,13 @@ func bootstrapParams(circ BootstrapCircuit, levels int) (hefloat.Parameters, boo
 
 // maxBootstrapLevels is the largest residual level count whose
 // bootstrapping circuit stays within budget bits of log2(QP), or 0.
-func maxBootstrapLevels(circ BootstrapCircuit, budget float64) (int, error) {
+func maxBootstrapLevels(circ BootstrapCircuit, budget float64, logScale int) (int, error) {
 	fixed := float64(bootstrapQ0 + circ.EvalModLogScale*(ir.PolyDepth(circ.Mod1Degree)+circ.DoubleAngle+1))
 	for _, v := range append(append(append([]int{}, circ.LogP...), circ.CoeffsToSlots...), circ.SlotsToCoeffs...) {
 		fixed += float64(v)
 	}
-	for l := min(40, int((budget-fixed)/bootstrapLogScale)+2); l >= 1; l-- {
-		_, bp, err := bootstrapParams(circ, l)
+	for l := min(48, int((budget-fixed)/float64(logScale))+2); l >= 1; l-- {
+		_, bp, err := bootstrapParams(circ, l, logScale)
 		if err != nil {
 			return 0, err
 		}
@@ -115,6 +120,36 @@ func maxBootstrapLevels(circ BootstrapCircuit, budget float64) (int, error) {
 	return 0, nil
 }
 
+// bootstrapLevelsCache holds maxBootstrapLevels by circuit, budget and
+// scale: each call builds Lattigo parameters, and every compilation of a
+// deep model asks for the same few.
+var bootstrapLevelsCache sync.Map
+
+// bootstrapScale chooses the scale between bootstraps: the largest whose
+// residual levels hold the most steps of need levels (an activation with
+// its dense layer, maxStepDepth) per bootstrap, and those levels. Levels no
+// step fills are wasted: with degree-127 ReLUs (8 levels a step) 2^40
+// leaves 14 levels, one step, and 2^35 leaves 16, two steps, and about
+// half the bootstraps.
+func bootstrapScale(circ BootstrapCircuit, budget float64, need int) (logScale, levels int, err error) {
+	for s := bootstrapLogScale; s >= minBootstrapLogScale; s-- {
+		key := fmt.Sprint(circ, budget, s)
+		v, ok := bootstrapLevelsCache.Load(key)
+		if !ok {
+			l, err := maxBootstrapLevels(circ, budget, s)
+			if err != nil {
+				return 0, 0, err
+			}
+			v, _ = bootstrapLevelsCache.LoadOrStore(key, l)
+		}
+		l := v.(int)
+		if logScale == 0 || l/need > levels/need {
+			logScale, levels = s, l
+		}
+	}
+	return logScale, levels, nil
+}
+
 // selectBootstrapped chooses parameters with bootstrapping: the secure
 // circuit at 2^16 with as many residual levels as the security budget
 // leaves, or, insecure, a small ring with the same number of levels.
@@ -122,11 +157,12 @@ func selectBootstrapped(f *ir.Func, depth, period, target int, insecure bool) (*
 	const logN = 16
 	budget := float64(MaxLogQP[target][logN])
 	circ := secureCircuit(logN)
-	levels, err := maxBootstrapLevels(circ, budget)
+	need := maxStepDepth(f)
+	logScale, levels, err := bootstrapScale(circ, budget, need)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrapping parameters: %w", err)
 	}
-	if need := maxStepDepth(f); levels < need {
+	if levels < need {
 		return nil, fmt.Errorf("depth %d needs bootstrapping, and %d-bit bootstrapping parameters (N = 2^16, log2(QP) <= %.0f) leave %d levels between bootstraps, but one activation with its dense layer needs %d: lower the activation degree (--degree 15), or the security level (--security), or use --insecure for tests", depth, target, budget, levels, need)
 	}
 	if 1<<(logN-1) < period {
@@ -135,7 +171,7 @@ func selectBootstrapped(f *ir.Func, depth, period, target int, insecure bool) (*
 	if insecure {
 		circ = insecureCircuit(max(insecureBootstrapLogN, bitsLen(period)))
 	}
-	res, bp, err := bootstrapParams(circ, levels)
+	res, bp, err := bootstrapParams(circ, levels, logScale)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrapping parameters: %w", err)
 	}
@@ -152,7 +188,7 @@ func selectBootstrapped(f *ir.Func, depth, period, target int, insecure bool) (*
 		lb = (depth - levels + levels - 1) / levels
 	}
 	slots := res.MaxSlots()
-	return &Params{LogN: circ.LogN, Q: res.Q(), P: res.P(), LogScale: bootstrapLogScale, Batch: slots / period, Depth: depth,
+	return &Params{LogN: circ.LogN, Q: res.Q(), P: res.P(), LogScale: logScale, Batch: slots / period, Depth: depth,
 		LogQP: math.Max(logQP, res.LogQP()), Security: sec,
 		Bootstrap: &BootstrapInfo{Circuit: circ, Levels: levels, LogQP: logQP, LowerBound: lb}}, nil
 }

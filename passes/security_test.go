@@ -112,3 +112,25 @@ func TestKeySwitchPrimes(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapScale: the scale between bootstraps is the largest that
+// fits the most steps per bootstrap, within the 128-bit budget at 2^16:
+// steps of 7 levels (degree-63 ReLUs) keep 2^40 and its 14 levels; steps of
+// 8 (degree 127) take a smaller scale whose 16 levels hold two of them.
+func TestBootstrapScale(t *testing.T) {
+	circ := secureCircuit(16)
+	budget := float64(MaxLogQP128[16])
+	for _, c := range []struct{ need, steps, maxScale int }{{7, 2, 40}, {8, 2, 39}, {5, 3, 40}} {
+		s, l, err := bootstrapScale(circ, budget, c.need)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l/c.need != c.steps || s > c.maxScale || s < minBootstrapLogScale {
+			t.Errorf("steps of %d levels: scale 2^%d, %d levels (%d steps); want %d steps at a scale <= 2^%d", c.need, s, l, l/c.need, c.steps, c.maxScale)
+		}
+		if _, bp, err := bootstrapParams(circ, l, s); err != nil || bp.BootstrappingParameters.LogQP() > budget {
+			t.Errorf("scale 2^%d, %d levels: %v, log2(QP) over the budget", s, l, err)
+		}
+		t.Logf("steps of %d levels: scale 2^%d, %d levels", c.need, s, l)
+	}
+}
