@@ -138,7 +138,10 @@ func TestDeepModelBootstraps(t *testing.T) {
 		}
 	}
 	t.Logf("%d samples in %s: encrypted argmax = plaintext model's on %d, = label on %d (the plaintext model: %d)", n, stats.Wall, agree, correct, plainCorrect)
-	if agree < n*9/10 {
+	// All but one: sample 1 is a near-tie (top logits 9.029 and 8.893) that
+	// the degree-127 fits already tip, towards its label; the simulation of
+	// the whole test split agrees on 357 of 359 with the same accuracy.
+	if agree < n-1 {
 		t.Fatalf("encrypted argmax agrees with the model on %d of %d samples", agree, n)
 	}
 }
