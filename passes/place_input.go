@@ -1,8 +1,9 @@
 package passes
 
 import (
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/fhec/fhec/ir"
 )
@@ -55,7 +56,7 @@ func (l *lowerer) placeInput(base ir.Layout, shape []int, w *ir.Const, clean boo
 	best, bestCost := base, l.layoutDense(base, w, clean).cost()
 	baseCount := distinctOffsets(colRows, nil, base.Period, m)
 	for _, pos := range placementCandidates(shape, colRows, base.Period) {
-		period := nextPow2(maxInt(pos) + 1)
+		period := nextPow2(slices.Max(pos) + 1)
 		if period > perSample || distinctOffsets(colRows, pos, period, m) >= baseCount {
 			continue
 		}
@@ -163,7 +164,7 @@ func spaceToDepth(colRows [][]int, pre, H, W, post, s, span int) []int {
 		T = span
 	}
 	for q := 0; q < Q; q++ {
-		d := sortedKeys(diffs[q])
+		d := slices.Sorted(maps.Keys(diffs[q]))
 		anchor := 0
 		if len(d) > 0 {
 			anchor = d[len(d)-1]
@@ -248,21 +249,4 @@ func translation(colRows [][]int, step int, valid func(e int) bool) (int, bool) 
 		}
 	}
 	return best, bestVotes > 0
-}
-
-func sortedKeys(m map[int]bool) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
-}
-
-func maxInt(v []int) int {
-	out := 0
-	for _, x := range v {
-		out = max(out, x)
-	}
-	return out
 }
