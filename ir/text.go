@@ -385,6 +385,11 @@ func parseTypeBody(kind, body string) (Type, error) {
 			return t, fmt.Errorf("missing %s", k)
 		}
 	}
+	if l := t.Layout; l.Positions != "" && l.Period > 0 && l.Batch > 0 {
+		if err := l.Tiled().Validate(l.Period * l.Batch); err != nil {
+			return t, fmt.Errorf("positions: %v", err)
+		}
+	}
 	return t, nil
 }
 

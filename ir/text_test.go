@@ -353,7 +353,14 @@ func TestTextPlacedLayout(t *testing.T) {
 	if got := back.Params[0].Type.Layout; got.Pos(0) != 15 || got.Pos(9) != 9 || got.Tiled().Positions[1] != 0 {
 		t.Fatalf("parsed layout %+v", got)
 	}
-	if _, err := Parse(strings.Replace(s, "positions=15 0", "positions=15 x", 1)); err == nil || !strings.Contains(err.Error(), `position "x"`) {
-		t.Fatalf("bad position: err = %v", err)
+	for _, c := range []struct{ old, new, want string }{
+		{"positions=15 0", "positions=15 x", `position "x"`},
+		{"positions=15 0", "positions=15 15", "which another element holds"},
+		{"positions=15 0", "positions=16 0", "outside the period"},
+		{"positions=15 0 1 2 3 4 5 6 7 9", "positions=15 0 1", "3 positions for 10 values"},
+	} {
+		if _, err := Parse(strings.Replace(s, c.old, c.new, 1)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.new, err, c.want)
+		}
 	}
 }
