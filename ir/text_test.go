@@ -317,6 +317,9 @@ func TestParseErrors(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(Print(textTensorFunc(f)))
 	f.Add(Print(textCKKSFunc(f)))
+	placed := textCKKSFunc(f)
+	placed.Params[0].Type.Layout.Positions = FormatPositions([]int{15, 0, 1, 2, 3, 4, 5, 6, 7, 9})
+	f.Add(Print(placed))
 	f.Add(textHandWritten)
 	f.Add("func @f(%x: tensor<1>) -> (%x) {\n  return %x\n}\n")
 	f.Fuzz(func(t *testing.T, src string) {
