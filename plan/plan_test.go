@@ -37,16 +37,23 @@ func smallParams(t testing.TB) *planpb.Params {
 	return p
 }
 
-// smallPlan: y = rot(x * w, 2) + x*w rescaled, plus a bias; then a square
-// and a Chebyshev polynomial, to touch every op.
-func smallPlan(t testing.TB) *planpb.Plan {
+// smallPlanParams: the small plans' parameters, their Lattigo form and the
+// input scale 2^40.
+func smallPlanParams(t testing.TB) (*planpb.Params, hefloat.Parameters, float64) {
 	t.Helper()
 	params := smallParams(t)
 	hp, err := CKKSParameters(params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scale := float64(uint64(1) << 40)
+	return params, hp, float64(uint64(1) << 40)
+}
+
+// smallPlan: y = rot(x * w, 2) + x*w rescaled, plus a bias; then a square
+// and a Chebyshev polynomial, to touch every op.
+func smallPlan(t testing.TB) *planpb.Plan {
+	t.Helper()
+	params, hp, scale := smallPlanParams(t)
 	q4 := float64(params.Q[4])
 	lay := &planpb.Layout{Len: 3, Period: 4, Batch: 2}
 	return &planpb.Plan{
@@ -86,12 +93,7 @@ func smallPlan(t testing.TB) *planpb.Plan {
 // relinearized and rescaled twice, and a one-operand DOT with a bias.
 func smallFeatureMajorPlan(t testing.TB) *planpb.Plan {
 	t.Helper()
-	params := smallParams(t)
-	hp, err := CKKSParameters(params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale := float64(uint64(1) << 40)
+	params, hp, scale := smallPlanParams(t)
 	lay := &planpb.Layout{Len: 1, Period: 1, Batch: uint32(hp.MaxSlots())}
 	return &planpb.Plan{
 		Producer: "plan_test",
