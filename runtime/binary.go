@@ -391,6 +391,13 @@ func (c *Context) UnmarshalCiphertexts(b []byte) (*Ciphertexts, error) {
 			if err := lattigoUnmarshal(ct, blob); err != nil {
 				return nil, fmt.Errorf("runtime: %s: %w", where, err)
 			}
+			// Lattigo's metadata is JSON read leniently but written in a
+			// fixed-size form: a value it reads but writes longer (spaces
+			// for digits, a three-digit exponent) would make the file
+			// unwritable, so only the canonical bytes are accepted.
+			if canon, err := ct.MetaData.MarshalBinary(); err != nil || !bytes.Equal(canon, blob[1:1+s.metaSize]) {
+				return nil, fmt.Errorf("runtime: %s: %w: metadata is not in Lattigo's canonical form", where, ErrMalformed)
+			}
 			if seeded {
 				seed := bytes.Clone(r.take(seedSize))
 				if r.err != nil {

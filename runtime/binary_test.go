@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -252,6 +253,8 @@ func TestBinaryCorruption(t *testing.T) {
 				tc{"huge moduli", reseal(g, setU64(bd, 17+8+1+metaSize(c)+8, 1<<45)), ErrMalformed, "moduli"},
 				tc{"no metadata", reseal(g, setU8(bd, 17+8, 0)), ErrMalformed, "without metadata"},
 				tc{"garbage metadata", reseal(g, fill(bd, 17+8+1, metaSize(c), '{')), ErrMalformed, "Lattigo could not decode"},
+				tc{"non-canonical metadata", reseal(g, nonCanonicalScale(t, bd)), ErrMalformed, "canonical"},
+				tc{"spaced metadata", reseal(g, replaceOnce(t, bd, `{"Value":"0x1.`, `{"Value": "0x1`)), ErrMalformed, "canonical"},
 			)
 		}
 		for _, x := range cases {
@@ -267,10 +270,38 @@ func TestBinaryCorruption(t *testing.T) {
 			})
 		}
 	}
+	// Output files have no expected scale: there only the canonical check
+	// stands between such metadata and a file that cannot be written again
+	// (found by FuzzUnmarshalCiphertextsFeatureMajor).
+	if _, err := c.UnmarshalCiphertexts(reseal(f.outs, nonCanonicalScale(t, body(f.outs)))); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "canonical") {
+		t.Fatalf("outputs with non-canonical metadata: %v", err)
+	}
 	// Outputs decode as outputs and are refused by Evaluate, inputs by Decrypt.
 	if _, err := c.UnmarshalCiphertexts(f.outs); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// replaceOnce replaces old, which must occur in b, by new of the same length.
+func replaceOnce(t *testing.T, b []byte, old, new string) []byte {
+	t.Helper()
+	if len(old) != len(new) || !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("cannot replace %q by %q", old, new)
+	}
+	return bytes.Replace(b, []byte(old), []byte(new), 1)
+}
+
+// nonCanonicalScale rewrites the first ciphertext's scale as 2^100 in a form
+// Lattigo reads but writes one byte longer (one digit fewer, a three-digit
+// exponent).
+func nonCanonicalScale(t *testing.T, b []byte) []byte {
+	t.Helper()
+	m := regexp.MustCompile(`"Value":"0x1\.[0-9a-f]*p\+[0-9][0-9]"`).Find(b)
+	if m == nil {
+		t.Fatal("no scale value with a two-digit exponent")
+	}
+	digits := len(m) - len(`"Value":"0x1.p+40"`)
+	return replaceOnce(t, b, string(m), `"Value":"0x1.`+strings.Repeat("0", digits-1)+`p+100"`)
 }
 
 func metaSize(*Context) int { return (&rlwe.MetaData{}).BinarySize() }
