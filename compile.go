@@ -17,6 +17,7 @@ import (
 	"strconv"
 
 	"github.com/fhec/fhec/backend/cpu"
+	"github.com/fhec/fhec/costmodel"
 	"github.com/fhec/fhec/frontend"
 	"github.com/fhec/fhec/internal/tensorio"
 	"github.com/fhec/fhec/internal/vec"
@@ -62,6 +63,10 @@ type CompileOptions struct {
 	Insecure bool
 	// Security is the classical security target: 128 (0), 192 or 256 bits.
 	Security int
+	// Costs are the operation costs that weigh the packing choices, per ring
+	// degree (nil: costmodel.Default). `fhec bench --calibrate` measures a
+	// machine's; the plan's metadata names the table used.
+	Costs *costmodel.Table
 	// DumpAfter names passes after which the IR is written to Dump ("all": every pass).
 	DumpAfter []string
 	Dump      io.Writer
@@ -264,7 +269,7 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 		return nil, fmt.Errorf("input %%%s has no elements (shape %v)", f.Params[0].Name, f.Params[0].Type.Shape)
 	}
 	ctx := &passes.Context{ActivationDegree: opt.ActivationDegree, Precision: opt.Precision, Insecure: opt.Insecure, Security: opt.Security,
-		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor, Batch: opt.Batch, FeatureMajor: opt.FeatureMajor}
+		RangeMargin: opt.RangeMargin, RangeFloor: opt.RangeFloor, Batch: opt.Batch, FeatureMajor: opt.FeatureMajor, Costs: opt.Costs}
 	if opt.Calibration != nil {
 		samples, err := SplitBatch(*opt.Calibration, f.Params[0].Type.Shape)
 		if err != nil {
@@ -291,6 +296,9 @@ func compileOnce(orig *ir.Func, opt CompileOptions) (*Compiled, error) {
 		props["bootstraps"] = strconv.Itoa(b.Count)
 		props["bootstrap_lower_bound"] = strconv.Itoa(b.LowerBound)
 		props["bootstrap_levels"] = strconv.Itoa(b.Levels)
+	}
+	if opt.Costs != nil {
+		props["cost_table"] = opt.Costs.Machine
 	}
 	for i, e := range ctx.PredictedErrors {
 		props[fmt.Sprintf("output%d_fit_error_bound", i)] = strconv.FormatFloat(e, 'g', 4, 64)

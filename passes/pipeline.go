@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fhec/fhec/costmodel"
 	"github.com/fhec/fhec/ir"
 )
 
@@ -63,6 +64,10 @@ type Context struct {
 	Security int
 	// MinLogN forces a minimum ring degree (0: smallest secure one).
 	MinLogN int
+	// Costs are the operation costs that weigh packing choices, per ring
+	// degree (nil: costmodel.Default; `fhec bench --calibrate` measures a
+	// machine's).
+	Costs *costmodel.Table
 
 	// Warnings collects non-fatal findings for the user.
 	Warnings []string
@@ -72,6 +77,14 @@ type Context struct {
 	PredictedErrors []float64
 	// Params is the result of parameter selection.
 	Params *Params
+}
+
+// packingCosts are the weights of the cost table's entry nearest logN.
+func (c *Context) packingCosts(logN int) packingCosts {
+	if c == nil || c.Costs == nil {
+		return defaultCosts
+	}
+	return packingCosts{c.Costs.At(logN).Weights()}
 }
 
 // Warn records a warning.

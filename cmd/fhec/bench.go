@@ -39,10 +39,12 @@ type benchResult struct {
 }
 
 func newBench() *cobra.Command {
-	var asJSON bool
+	var asJSON, calibrate, insecure bool
 	var reps, workers int
+	var logNs []int
+	var costsOut string
 	cmd := &cobra.Command{
-		Use:   "bench model.plan [--json]",
+		Use:   "bench model.plan [--json] | bench --calibrate [--logn 13,14,15] [-o costs.json]",
 		Short: "Measure a plan: single-sample latency, batched throughput, op counts, peak memory",
 		Long: `Generates keys in memory, encrypts random inputs and evaluates the plan:
 latency is the median server-side time for one ciphertext holding one sample
@@ -51,9 +53,32 @@ full ciphertext per worker at once (feature-major plans: each group of N/2
 samples on all workers, one group after another; --reps defaults to 1 there,
 since one sample costs a whole group) and counts samples per second. Op counts
 are per ciphertext evaluation, with a lower bound on rotations for the plan's
-dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).`,
-		Args: cobra.ExactArgs(1),
+dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).
+
+With --calibrate (and no plan) it measures instead what each CKKS operation
+costs on this machine, on one core, at each ring degree of --logn: a
+rotation, a ciphertext product, a rescale, an addition, and a baby step, a
+giant step and a diagonal of a hoisted linear transform. It writes them as a
+cost table (-o, default costs.json) for fhec compile --costs, whose packing
+choices then weigh this machine's costs instead of the shipped ones.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if calibrate && len(args) > 0 {
+				return fmt.Errorf("--calibrate measures this machine, not a plan: drop %q", args[0])
+			}
+			if calibrate {
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if calibrate {
+				return runCalibrate(cmd, logNs, reps, insecure, costsOut, asJSON)
+			}
+			for _, f := range []string{"logn", "output", "insecure"} {
+				if cmd.Flags().Changed(f) {
+					return fmt.Errorf("--%s goes with --calibrate", f)
+				}
+			}
 			p, err := plan.ReadFile(args[0])
 			if err != nil {
 				return err
@@ -167,8 +192,12 @@ dense layers (2*sqrt(D)-2 for D diagonals, baby-step giant-step).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().IntVar(&reps, "reps", 5, "latency repetitions")
+	cmd.Flags().IntVar(&reps, "reps", 5, "latency repetitions (with --calibrate: of each measurement)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "workers (default: all cores)")
+	cmd.Flags().BoolVar(&calibrate, "calibrate", false, "measure this machine's operation costs and write a cost table for compile --costs")
+	cmd.Flags().IntSliceVar(&logNs, "logn", []int{13, 14, 15}, "ring degrees to calibrate")
+	cmd.Flags().StringVarP(&costsOut, "output", "o", "costs.json", "cost table to write (with --calibrate)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "calibrate ring degrees too small for a 128-bit chain (tests)")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/costmodel"
 	"github.com/fhec/fhec/internal/tensorio"
 	"github.com/fhec/fhec/passes"
 	"github.com/fhec/fhec/plan"
@@ -18,7 +19,7 @@ import (
 )
 
 func newCompile() *cobra.Command {
-	var out, calib, dumpIR string
+	var out, calib, dumpIR, costs string
 	var dumpAfter []string
 	var degree, batch int
 	var featureMajor bool
@@ -54,6 +55,11 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 				}
 				opt.Calibration = &t
 			}
+			if costs != "" {
+				if opt.Costs, err = costmodel.Read(costs); err != nil {
+					return fmt.Errorf("--costs: %w", err)
+				}
+			}
 			start := time.Now()
 			c, err := fhec.Compile(model, opt)
 			if err != nil {
@@ -84,6 +90,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 	cmd.Flags().BoolVar(&featureMajor, "feature-major", false, "one ciphertext per input element holding N/2 samples: no rotations, highest throughput for thousands of samples")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow parameters below 128-bit security (tests only)")
 	cmd.Flags().IntVar(&security, "security", 128, "classical security level in bits: 128, 192 or 256 (HomomorphicEncryption.org table)")
+	cmd.Flags().StringVar(&costs, "costs", "", "cost table written by fhec bench --calibrate, to weigh packing choices (default: the shipped table)")
 	cmd.Flags().StringSliceVar(&dumpAfter, "dump-after", nil, "print the IR after these passes (or 'all')")
 	cmd.Flags().StringVar(&dumpIR, "dump-ir", "", "write the final ckks-level IR text to this file")
 	return cmd
