@@ -10,7 +10,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
-	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/fhec/fhec/costmodel"
@@ -143,7 +142,7 @@ func Calibrate(o CalibrateOptions) (costmodel.Entry, error) {
 		func() error { return eval.Add(ct, ct, out) },
 	}
 	for k, s := range calibrationShapes {
-		lt, err := newLinearTransformation(params, ecd, diags[k], s[0], level)
+		lt, err := NewLinearTransformation(params, ecd, diags[k], s[0], level, float64(params.Q()[level]))
 		if err != nil {
 			return costmodel.Entry{}, fmt.Errorf("calibrate: %w", err)
 		}
@@ -181,29 +180,6 @@ func Calibrate(o CalibrateOptions) (costmodel.Entry, error) {
 		return costmodel.Entry{}, fmt.Errorf("calibrate: logN %d: %w", o.LogN, err)
 	}
 	return e, nil
-}
-
-// newLinearTransformation encodes diagonals as a linear transform with
-// baby-step size n1 at level, as EncodeLinear does for a plan's LINEAR.
-func newLinearTransformation(params hefloat.Parameters, ecd *hefloat.Encoder, diags hefloat.Diagonals[float64], n1, level int) (lt hefloat.LinearTransformation, err error) {
-	defer recoverTo(&err)
-	lt = hefloat.LinearTransformation{
-		MetaData: &rlwe.MetaData{
-			PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: params.LogMaxDimensions(), Scale: rlwe.NewScale(params.Q()[level]), IsBatched: true},
-			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
-		},
-		N1:    n1,
-		Level: level,
-		Vec:   map[int]ringqp.Poly{},
-	}
-	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
-	index, _, _ := he.BSGSIndex(diags.DiagonalsIndexList(), params.MaxSlots(), n1)
-	for g, bs := range index {
-		for _, b := range bs {
-			lt.Vec[g+b] = ringQP.NewPoly()
-		}
-	}
-	return lt, hefloat.EncodeLinearTransformation(ecd, diags, lt)
 }
 
 // fitLinearCosts fits the times of linear transforms of the given (baby

@@ -102,15 +102,7 @@ func EncodeLinear(params hefloat.Parameters, p *planpb.Plan, encodeOf func(uint3
 	}
 	index, _, _ := he.BSGSIndex(diags.DiagonalsIndexList(), slots, n1)
 	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
-	lt = hefloat.LinearTransformation{
-		MetaData: &rlwe.MetaData{
-			PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: params.LogMaxDimensions(), Scale: rlwe.NewScale(scale), IsBatched: true},
-			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
-		},
-		N1:    n1,
-		Level: level,
-		Vec:   map[int]ringqp.Poly{},
-	}
+	lt = linearShell(params, n1, level, scale)
 	type job struct {
 		sub  hefloat.LinearTransformation // the diagonals of one giant step
 		diag hefloat.Diagonals[float64]
@@ -159,6 +151,34 @@ func EncodeLinear(params hefloat.Parameters, p *planpb.Plan, encodeOf func(uint3
 		}
 	}
 	return lt, nil
+}
+
+// linearShell is a linear transform with baby-step size n1 at level and
+// scale, with no diagonals yet.
+func linearShell(params hefloat.Parameters, n1, level int, scale float64) hefloat.LinearTransformation {
+	return hefloat.LinearTransformation{
+		MetaData: &rlwe.MetaData{
+			PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: params.LogMaxDimensions(), Scale: rlwe.NewScale(scale), IsBatched: true},
+			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
+		},
+		N1:    n1,
+		Level: level,
+		Vec:   map[int]ringqp.Poly{},
+	}
+}
+
+// NewLinearTransformation encodes diagonals (slot offset -> values) as a
+// linear transform with baby-step size n1 at level and scale, in QP as the
+// runtime evaluates a plan's LINEAR (on one goroutine: EncodeLinear splits
+// a plan's over workers).
+func NewLinearTransformation(params hefloat.Parameters, ecd *hefloat.Encoder, diags hefloat.Diagonals[float64], n1, level int, scale float64) (lt hefloat.LinearTransformation, err error) {
+	defer recoverTo(&err)
+	lt = linearShell(params, n1, level, scale)
+	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
+	for _, i := range diags.DiagonalsIndexList() {
+		lt.Vec[i] = ringQP.NewPoly()
+	}
+	return lt, hefloat.EncodeLinearTransformation(ecd, diags, lt)
 }
 
 // encodeOf returns the ENCODE instruction that defines value v, or nil.

@@ -12,6 +12,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 
+	"github.com/fhec/fhec/runtime"
 	"github.com/fhec/fhec/runtime/cuda"
 )
 
@@ -37,20 +38,8 @@ func (k *ksFixture) linearLT(diags []int, n1, level int) hefloat.LinearTransform
 		}
 		d[i] = v
 	}
-	lt := hefloat.LinearTransformation{
-		MetaData: &rlwe.MetaData{
-			PlaintextMetaData:  rlwe.PlaintextMetaData{LogDimensions: params.LogMaxDimensions(), Scale: rlwe.NewScale(params.Q()[level]), IsBatched: true},
-			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
-		},
-		N1:    n1,
-		Level: level,
-		Vec:   map[int]ringqp.Poly{},
-	}
-	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
-	for _, i := range d.DiagonalsIndexList() {
-		lt.Vec[i] = ringQP.NewPoly()
-	}
-	must(k.t, hefloat.EncodeLinearTransformation(hefloat.NewEncoder(params), d, lt))
+	lt, err := runtime.NewLinearTransformation(params, hefloat.NewEncoder(params), d, n1, level, float64(params.Q()[level]))
+	must(k.t, err)
 	return lt
 }
 
