@@ -59,8 +59,10 @@ With --calibrate (and no plan) it measures instead what each CKKS operation
 costs on this machine, on one core, at each ring degree of --logn: a
 rotation, a ciphertext product, a rescale, an addition, and a baby step, a
 giant step and a diagonal of a hoisted linear transform. It writes them as a
-cost table (-o, default costs.json) for fhec compile --costs, whose packing
-choices then weigh this machine's costs instead of the shipped ones.`,
+cost table, by default to fhec/costs.json in the user config directory
+(~/.config on Linux), where fhec compile finds it: its packing choices then
+weigh this machine's costs instead of the shipped ones (-o FILE writes
+elsewhere, for compile --costs FILE).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if calibrate && len(args) > 0 {
 				return fmt.Errorf("--calibrate measures this machine, not a plan: drop %q", args[0])
@@ -196,7 +198,7 @@ choices then weigh this machine's costs instead of the shipped ones.`,
 	cmd.Flags().IntVar(&workers, "workers", 0, "workers (default: all cores)")
 	cmd.Flags().BoolVar(&calibrate, "calibrate", false, "measure this machine's operation costs and write a cost table for compile --costs")
 	cmd.Flags().IntSliceVar(&logNs, "logn", []int{13, 14, 15}, "ring degrees to calibrate")
-	cmd.Flags().StringVarP(&costsOut, "output", "o", "costs.json", "cost table to write (with --calibrate)")
+	cmd.Flags().StringVarP(&costsOut, "output", "o", "", "cost table to write (with --calibrate; default: fhec/costs.json in the user config dir, which compile reads)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "calibrate ring degrees too small for a 128-bit chain (tests)")
 	return cmd
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
@@ -30,6 +33,16 @@ func runCalibrate(cmd *cobra.Command, logNs []int, reps int, insecure bool, out 
 		}
 		tab.Entries = append(tab.Entries, e)
 	}
+	if out == "" {
+		path, err := defaultCostsPath()
+		if err != nil {
+			return fmt.Errorf("no user config directory for the cost table (%v): name a file with -o", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		out = path
+	}
 	if err := tab.Write(out); err != nil {
 		return err
 	}
@@ -51,8 +64,46 @@ func runCalibrate(cmd *cobra.Command, logNs []int, reps int, insecure bool, out 
 		fmt.Fprintf(w, "%5d %6d %9.2f %8.2f (%.2f) %8.2f (%.2f) %8.3f (%.3f) %9.2f %8.2f %7.3f\n",
 			e.LogN, e.Levels, e.Rotation, e.GiantStep, r.GiantStep, e.BabyStep, r.BabyStep, e.PtMult, r.PtMult, e.CtMult, e.Rescale, e.Add)
 	}
-	fmt.Fprintf(w, "wrote %s: use it with fhec compile --costs %s\n", out, out)
+	if def, err := defaultCostsPath(); err == nil && out == def {
+		fmt.Fprintf(w, "wrote %s: fhec compile uses it from now on (--costs shipped: the shipped table)\n", out)
+	} else {
+		fmt.Fprintf(w, "wrote %s: use it with fhec compile --costs %s\n", out, out)
+	}
 	return nil
+}
+
+// defaultCostsPath is where bench --calibrate writes its table and where
+// compile looks for one: fhec/costs.json in the user's config directory.
+func defaultCostsPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "fhec", "costs.json"), nil
+}
+
+// loadCosts reads the cost table compile --costs names: a file, "shipped"
+// (nil: the shipped table), or, with no name, the calibrated table in the
+// user config directory if there is one. It returns the path it read.
+func loadCosts(name string) (*costmodel.Table, string, error) {
+	switch name {
+	case "shipped":
+		return nil, "", nil
+	case "":
+		path, err := defaultCostsPath()
+		if err != nil {
+			return nil, "", nil // no config directory: the shipped table
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, "", nil
+		}
+		name = path
+	}
+	t, err := costmodel.Read(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return t, name, nil
 }
 
 // machine describes this machine for the cost table: CPU model, cores, Go.

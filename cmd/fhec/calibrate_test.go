@@ -64,6 +64,41 @@ func TestCompileWithCosts(t *testing.T) {
 		t.Errorf("plan property cost_table = %q, want %q", got, balanced.Machine)
 	}
 
+	// --costs shipped is the default table; with no --costs, compile reads
+	// the table that bench --calibrate wrote to the user config directory.
+	if out, err := cli("compile", p("m.onnx"), "-o", p("shipped.plan"), "--batch", "64", "--costs", "shipped"); err != nil || strings.Contains(out, "cost table") {
+		t.Fatalf("--costs shipped: %v\n%s", err, out)
+	}
+	if got, want := n1s(p("shipped.plan")), n1s(p("default.plan")); !slices.Equal(got, want) {
+		t.Errorf("--costs shipped: LINEAR baby steps %v, want the default %v", got, want)
+	}
+	def, err := defaultCostsPath()
+	must(t, err)
+	for try := 1; ; try++ {
+		out, err := cli("bench", "--calibrate", "--logn", "11", "--insecure", "--reps", "3")
+		if err != nil && strings.Contains(err.Error(), "too busy") && try < 3 {
+			continue // a busy machine spoilt the fit: measure again, as a user would
+		}
+		if err != nil || !strings.Contains(out, "wrote "+def+": fhec compile uses it") {
+			t.Fatalf("bench --calibrate: %v\n%s", err, out)
+		}
+		break
+	}
+	defer os.Remove(def)
+	calibrated, err := costmodel.Read(def)
+	must(t, err)
+	if len(calibrated.Entries) != 1 || calibrated.Entries[0].LogN != 11 {
+		t.Errorf("calibrated table: %+v, want one entry at logN 11", calibrated.Entries)
+	}
+	must(t, balanced.Write(def)) // a known table in the default place
+	out, err := cli("compile", p("m.onnx"), "-o", p("found.plan"), "--batch", "64")
+	if err != nil || !strings.Contains(out, "packing weighed with the cost table "+def) {
+		t.Fatalf("compile with a calibrated table in the config dir: %v\n%s", err, out)
+	}
+	if got, want := n1s(p("found.plan")), n1s(p("costs.plan")); !slices.Equal(got, want) {
+		t.Errorf("table from the config dir: LINEAR baby steps %v, want %v", got, want)
+	}
+
 	must(t, os.WriteFile(p("bad.json"), []byte(`{"version":1,"entries":[{"logN":13,"levels":2,"rotation_ms":-1}]}`), 0o644))
 	for name, tc := range map[string]struct {
 		args []string

@@ -20,7 +20,16 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Hermetic: no cost table a user calibrated on this machine (compile
+	// reads fhec/costs.json from the user config directory).
+	cfg, err := os.MkdirTemp("", "fhec-config")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CONFIG_HOME", cfg)
+	code := m.Run()
+	os.RemoveAll(cfg)
+	os.Exit(code)
 }
 
 // fhec runs the CLI in-process and returns its stdout+stderr and error.

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhec/fhec"
-	"github.com/fhec/fhec/costmodel"
 	"github.com/fhec/fhec/internal/tensorio"
 	"github.com/fhec/fhec/passes"
 	"github.com/fhec/fhec/plan"
@@ -55,10 +54,9 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 				}
 				opt.Calibration = &t
 			}
-			if costs != "" {
-				if opt.Costs, err = costmodel.Read(costs); err != nil {
-					return fmt.Errorf("--costs: %w", err)
-				}
+			var costsUsed string
+			if opt.Costs, costsUsed, err = loadCosts(costs); err != nil {
+				return fmt.Errorf("--costs: %w", err)
 			}
 			start := time.Now()
 			c, err := fhec.Compile(model, opt)
@@ -78,6 +76,9 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "compiled %s -> %s in %s\n", args[0], out, time.Since(start).Round(time.Millisecond))
+			if costsUsed != "" {
+				fmt.Fprintf(w, "  packing weighed with the cost table %s (%s)\n", costsUsed, opt.Costs.Machine)
+			}
 			describe(w, c.Plan)
 			return nil
 		},
@@ -90,7 +91,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 	cmd.Flags().BoolVar(&featureMajor, "feature-major", false, "one ciphertext per input element holding N/2 samples: no rotations, highest throughput for thousands of samples")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow parameters below 128-bit security (tests only)")
 	cmd.Flags().IntVar(&security, "security", 128, "classical security level in bits: 128, 192 or 256 (HomomorphicEncryption.org table)")
-	cmd.Flags().StringVar(&costs, "costs", "", "cost table written by fhec bench --calibrate, to weigh packing choices (default: the shipped table)")
+	cmd.Flags().StringVar(&costs, "costs", "", "cost table to weigh packing choices with (default: the one fhec bench --calibrate wrote to the user config dir if any, else the shipped one; 'shipped': the shipped one)")
 	cmd.Flags().StringSliceVar(&dumpAfter, "dump-after", nil, "print the IR after these passes (or 'all')")
 	cmd.Flags().StringVar(&dumpIR, "dump-ir", "", "write the final ckks-level IR text to this file")
 	return cmd
