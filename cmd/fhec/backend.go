@@ -89,7 +89,8 @@ func runCUDA(cmd *cobra.Command, args []string, cpu func() error) error {
 	defer dev.Close()
 	evkPath, _ := cmd.Flags().GetString("eval-key")
 	out, _ := cmd.Flags().GetString("output")
-	r, evk, in, err := loadServer(args[0], evkPath, args[1], out)
+	skipMemory, _ := cmd.Flags().GetBool("skip-memory-check")
+	r, evk, in, err := loadServer(args[0], evkPath, args[1], out, skipMemory)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ type benchResult struct {
 }
 
 func newBench() *cobra.Command {
-	var asJSON, calibrate, insecure bool
+	var asJSON, calibrate, insecure, skipMemory bool
 	var reps, workers int
 	var logNs []int
 	var costsOut string
@@ -87,6 +87,10 @@ elsewhere, for compile --costs FILE).`,
 			}
 			r, err := fhec.NewRuntime(p)
 			if err != nil {
+				return err
+			}
+			// keys, plaintexts and workers in one process: the server's peak
+			if err := checkMemory(p, "benchmarking", serverPeak, skipMemory); err != nil {
 				return err
 			}
 			if workers <= 0 {
@@ -196,6 +200,7 @@ elsewhere, for compile --costs FILE).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&reps, "reps", 5, "latency repetitions (with --calibrate: of each measurement)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "workers (default: all cores)")
+	cmd.Flags().BoolVar(&skipMemory, "skip-memory-check", false, "run even when the estimated peak memory exceeds the available memory")
 	cmd.Flags().BoolVar(&calibrate, "calibrate", false, "measure this machine's operation costs and write a cost table for compile --costs")
 	cmd.Flags().IntSliceVar(&logNs, "logn", []int{13, 14, 15}, "ring degrees to calibrate")
 	cmd.Flags().StringVarP(&costsOut, "output", "o", "", "cost table to write (with --calibrate; default: fhec/costs.json in the user config dir, which compile reads)")

@@ -80,6 +80,11 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 				fmt.Fprintf(w, "  packing weighed with the cost table %s (%s)\n", costsUsed, opt.Costs.Machine)
 			}
 			describe(w, c.Plan)
+			if err := checkMemory(c.Plan, "key generation", clientPeak, false); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "fhec: warning: on this machine,", err)
+			} else if err := checkMemory(c.Plan, "evaluation", serverPeak, false); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "fhec: warning: on this machine,", err)
+			}
 			return nil
 		},
 	}
@@ -99,6 +104,7 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 
 func newKeygen() *cobra.Command {
 	var out string
+	var skipMemory bool
 	cmd := &cobra.Command{
 		Use:   "keygen model.plan -o keys/",
 		Short: "Generate keys: keys/secret.key (client only) and keys/eval.key (server)",
@@ -109,6 +115,9 @@ func newKeygen() *cobra.Command {
 			}
 			r, err := fhec.LoadRuntime(args[0])
 			if err != nil {
+				return err
+			}
+			if err := checkMemory(r.Plan(), "key generation", clientPeak, skipMemory); err != nil {
 				return err
 			}
 			start := time.Now()
@@ -140,6 +149,7 @@ func newKeygen() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "directory for secret.key and eval.key")
+	cmd.Flags().BoolVar(&skipMemory, "skip-memory-check", false, "generate the keys even when their estimated size exceeds the available memory")
 	return cmd
 }
 
@@ -190,12 +200,15 @@ func newEncrypt() *cobra.Command {
 
 // loadServer reads what `run` evaluates: the plan, the evaluation keys and
 // the input ciphertexts (out: the output path, which must be given).
-func loadServer(planPath, evkPath, ctPath, out string) (*fhec.Runtime, *fhec.EvaluationKeys, *fhec.Ciphertexts, error) {
+func loadServer(planPath, evkPath, ctPath, out string, skipMemory bool) (*fhec.Runtime, *fhec.EvaluationKeys, *fhec.Ciphertexts, error) {
 	if evkPath == "" || out == "" {
 		return nil, nil, nil, fmt.Errorf("run needs --eval-key and -o")
 	}
 	r, err := fhec.LoadRuntime(planPath)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkMemory(r.Plan(), "evaluation", serverPeak, skipMemory); err != nil {
 		return nil, nil, nil, err
 	}
 	evk, err := r.ReadEvaluationKeys(evkPath)
@@ -212,12 +225,13 @@ func loadServer(planPath, evkPath, ctPath, out string) (*fhec.Runtime, *fhec.Eva
 func newRun() *cobra.Command {
 	var evkPath, out string
 	var workers int
+	var skipMemory bool
 	cmd := &cobra.Command{
 		Use:   "run model.plan --eval-key keys/eval.key x.ct -o y.ct",
 		Short: "Evaluate the plan on encrypted inputs (server side: evaluation keys only)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, evk, in, err := loadServer(args[0], evkPath, args[1], out)
+			r, evk, in, err := loadServer(args[0], evkPath, args[1], out, skipMemory)
 			if err != nil {
 				return err
 			}
@@ -237,6 +251,7 @@ func newRun() *cobra.Command {
 	cmd.Flags().StringVar(&evkPath, "eval-key", "", "evaluation keys (from keygen)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "result ciphertext file to write")
 	cmd.Flags().IntVar(&workers, "workers", 0, "ciphertexts evaluated in parallel (default: all cores)")
+	cmd.Flags().BoolVar(&skipMemory, "skip-memory-check", false, "evaluate even when the estimated peak memory exceeds the available memory")
 	return cmd
 }
 
