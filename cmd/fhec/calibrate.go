@@ -25,8 +25,15 @@ func runCalibrate(cmd *cobra.Command, logNs []int, reps int, insecure bool, out 
 	}
 	tab := &costmodel.Table{Version: costmodel.Version, Machine: machine()}
 	for _, logN := range logNs {
-		stop := spinner(cmd.ErrOrStderr(), fmt.Sprintf("calibrating logN %d", logN))
-		e, err := runtime.Calibrate(runtime.CalibrateOptions{LogN: logN, Reps: reps, Insecure: insecure})
+		var set func(int)
+		stop := func() {}
+		e, err := runtime.Calibrate(runtime.CalibrateOptions{LogN: logN, Reps: reps, Insecure: insecure,
+			Progress: func(done, total int) {
+				if set == nil {
+					set, stop = progress(cmd.ErrOrStderr(), fmt.Sprintf("calibrating logN %d (rounds of every op)", logN), total)
+				}
+				set(done)
+			}})
 		stop()
 		if err != nil {
 			return err

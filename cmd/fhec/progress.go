@@ -44,6 +44,19 @@ func spinner(w io.Writer, what string) func() {
 	}
 }
 
+// progress shows a bar of total steps for long work when w is a terminal
+// (nothing otherwise). It returns the function that sets the steps done and
+// the one that removes the bar.
+func progress(w io.Writer, what string, total int) (set func(done int), stop func()) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return func(int) {}, func() {}
+	}
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+		progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+	return func(done int) { bar.Set(done) }, func() { bar.Finish() }
+}
+
 func printIR(c *fhec.Compiled) string { return ir.Print(c.IR) }
 
 // bootstrapProgress draws the bootstrapping key generation as a bar with
