@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/internal/sysmem"
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/runtime"
 	"github.com/fhec/fhec/server"
@@ -58,6 +59,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// OnUpload, if set, observes each evaluation-key upload (for tests).
 	OnUpload func(keyID string, bytes int)
+	// SkipMemoryCheck generates keys even when the plan's estimated key
+	// generation peak exceeds the memory available (by default that is an
+	// error that says both, instead of a process killed part-way).
+	SkipMemoryCheck bool
 }
 
 // Client is safe for concurrent use.
@@ -302,6 +307,11 @@ func (c *Client) ensureKeysLocked(ctx context.Context) error {
 			return fmt.Errorf("client: %w", evkErr)
 		default:
 			return fmt.Errorf("client: %s holds only one of %s and %s; remove it to generate a new pair", dir, SecretKeyFile, EvalKeyFile)
+		}
+	}
+	if !c.opt.SkipMemoryCheck {
+		if err := sysmem.Check(rt.Plan(), "key generation", sysmem.ClientPeak, "Options.SkipMemoryCheck (fhec query --skip-memory-check) tries anyway"); err != nil {
+			return fmt.Errorf("client: %w", err)
 		}
 	}
 	start := time.Now()

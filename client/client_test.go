@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/internal/sysmem"
 	"github.com/fhec/fhec/server"
 	"github.com/fhec/fhec/server/servertest"
 )
@@ -198,5 +199,30 @@ func TestPercentile(t *testing.T) {
 	}
 	if Percentile(d, 0.5) != 50 || Percentile(d, 0.99) != 99 || Percentile(d, 1) != 100 || Percentile(nil, 0.5) != 0 {
 		t.Error(Percentile(d, 0.5), Percentile(d, 0.99))
+	}
+}
+
+// TestInsecureKeygenMemoryCheck: where the plan's keys would not fit in the
+// memory available, the client refuses before generating them, saying
+// both; SkipMemoryCheck goes ahead.
+func TestInsecureKeygenMemoryCheck(t *testing.T) {
+	m := small(t)
+	_, url := startServer(t, m.PlanFile, server.Config{Workers: 1})
+	defer func(f func() (int64, bool)) { sysmem.Available = f }(sysmem.Available)
+	sysmem.Available = func() (int64, bool) { return 1 << 20, true }
+	ctx := context.Background()
+	c, err := New(url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnsureKeys(ctx); err == nil || !strings.Contains(err.Error(), "key generation needs about") || !strings.Contains(err.Error(), "1.0 MiB available") {
+		t.Fatalf("keygen on a machine with 1 MiB: %v, want the memory check's error", err)
+	}
+	c, err = New(url, Options{SkipMemoryCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gen, err := c.EnsureKeys(ctx); err != nil || !gen {
+		t.Fatalf("SkipMemoryCheck: generated %v, %v", gen, err)
 	}
 }

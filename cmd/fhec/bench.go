@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/internal/sysmem"
 	"github.com/fhec/fhec/plan"
 )
 
@@ -193,7 +194,7 @@ elsewhere, for compile --costs FILE).`,
 			fmt.Fprintf(w, "  throughput: %.1f samples/s (%d samples in %s)\n", res.ThroughputPerS, full, s.Wall.Round(time.Millisecond))
 			fmt.Fprintf(w, "  per ciphertext: %d rotations (%d hoisted; lower bound %d), %d ct-ct mults, %d ct-pt mults, %d rescales, %d key switches, %d bootstraps\n",
 				res.Rotations, res.HoistedRotations, res.RotationsLower, res.CtCtMults, res.CtPtMults, res.Rescales, res.KeySwitches, res.Bootstraps)
-			fmt.Fprintf(w, "  keygen %.0f ms, plaintext encoding %.0f ms (once per plan), peak heap %s\n", res.KeygenMs, res.EncodeMs, byteSize(int64(res.PeakBytes)))
+			fmt.Fprintf(w, "  keygen %.0f ms, plaintext encoding %.0f ms (once per plan), peak heap %s\n", res.KeygenMs, res.EncodeMs, sysmem.Bytes(int64(res.PeakBytes)))
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhec/fhec"
+	"github.com/fhec/fhec/internal/sysmem"
 	"github.com/fhec/fhec/internal/tensorio"
 	"github.com/fhec/fhec/passes"
 	"github.com/fhec/fhec/plan"
@@ -313,17 +314,5 @@ func fileSize(path string) string {
 	if err != nil {
 		return "?"
 	}
-	return byteSize(st.Size())
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+	return sysmem.Bytes(st.Size())
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhec/fhec/internal/sysmem"
 	"github.com/fhec/fhec/plan"
 	"github.com/fhec/fhec/plan/planpb"
 )
@@ -107,13 +108,13 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 		fmt.Fprintf(w, "  output %q %v: level %d%s\n", o.Name, o.Shape, o.Level, tail)
 	}
 	fmt.Fprintf(w, "  keys: relinearization %v, %d rotation keys; evaluation keys %s (eval.key file %s), secret key %s\n",
-		s.Relinearization, s.GaloisKeys, byteSize(s.EvalKeyBytes), byteSize(s.EvalKeyFileBytes), byteSize(s.SecretKeyBytes))
+		s.Relinearization, s.GaloisKeys, sysmem.Bytes(s.EvalKeyBytes), sysmem.Bytes(s.EvalKeyFileBytes), sysmem.Bytes(s.SecretKeyBytes))
 	for _, k := range s.Keys {
 		switch k.Kind {
 		case "galois":
-			fmt.Fprintf(w, "    galois %-8d rotations %-12s %s\n", k.GaloisElement, intList(k.Rotations), byteSize(k.Bytes))
+			fmt.Fprintf(w, "    galois %-8d rotations %-12s %s\n", k.GaloisElement, intList(k.Rotations), sysmem.Bytes(k.Bytes))
 		default:
-			fmt.Fprintf(w, "    %-36s %s\n", k.Kind, byteSize(k.Bytes))
+			fmt.Fprintf(w, "    %-36s %s\n", k.Kind, sysmem.Bytes(k.Bytes))
 		}
 	}
 	inCts, outCts := 0, 0
@@ -124,13 +125,13 @@ func writeSummary(w io.Writer, s *plan.Summary) {
 		outCts += o.Ciphertexts
 	}
 	if inCts > len(s.Inputs) || outCts > len(s.Outputs) {
-		fmt.Fprintf(w, "  ciphertexts: input %s, output %s each; per group of %d samples: input file %s, output %s\n", byteSize(s.CiphertextBytes), byteSize(s.OutputCiphertextBytes),
-			s.SamplesPerCiphertext, byteSize(int64(inCts)*s.SeededCiphertextBytes), byteSize(int64(outCts)*s.OutputCiphertextBytes))
+		fmt.Fprintf(w, "  ciphertexts: input %s, output %s each; per group of %d samples: input file %s, output %s\n", sysmem.Bytes(s.CiphertextBytes), sysmem.Bytes(s.OutputCiphertextBytes),
+			s.SamplesPerCiphertext, sysmem.Bytes(int64(inCts)*s.SeededCiphertextBytes), sysmem.Bytes(int64(outCts)*s.OutputCiphertextBytes))
 	} else {
-		fmt.Fprintf(w, "  ciphertexts: input %s (%s in an input file: seeded), output %s\n", byteSize(s.CiphertextBytes), byteSize(s.SeededCiphertextBytes), byteSize(s.OutputCiphertextBytes))
+		fmt.Fprintf(w, "  ciphertexts: input %s (%s in an input file: seeded), output %s\n", sysmem.Bytes(s.CiphertextBytes), sysmem.Bytes(s.SeededCiphertextBytes), sysmem.Bytes(s.OutputCiphertextBytes))
 	}
 	fmt.Fprintf(w, "  memory (estimated): server peak %s (keys, %s of plaintexts, %s per worker), client peak %s\n",
-		byteSize(s.ServerPeakBytes), byteSize(s.PlaintextBytes), byteSize(s.ServerPerWorkerBytes), byteSize(s.ClientPeakBytes))
+		sysmem.Bytes(s.ServerPeakBytes), sysmem.Bytes(s.PlaintextBytes), sysmem.Bytes(s.ServerPerWorkerBytes), sysmem.Bytes(s.ClientPeakBytes))
 	kinds := make([]string, 0, len(s.InstructionCounts))
 	for k := range s.InstructionCounts {
 		kinds = append(kinds, k)

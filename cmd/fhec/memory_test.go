@@ -4,29 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestParseAvailable(t *testing.T) {
-	const meminfo = "MemTotal:       24683928 kB\nMemFree:        22414108 kB\nMemAvailable:   24102356 kB\n"
-	for name, tc := range map[string]struct {
-		meminfo, max, cur string
-		want              int64
-		ok                bool
-	}{
-		"meminfo":           {meminfo, "", "", 24102356 << 10, true},
-		"no cgroup limit":   {meminfo, "max\n", "1000\n", 24102356 << 10, true},
-		"cgroup limit":      {meminfo, "4294967296\n", "1073741824\n", 3 << 30, true},
-		"cgroup over limit": {meminfo, "1000\n", "2000\n", 0, true},
-		"cgroup above":      {meminfo, "1099511627776\n", "0\n", 24102356 << 10, true},
-		"no MemAvailable":   {"MemTotal: 1 kB\n", "", "", 0, false},
-		"garbage":           {"MemAvailable: lots kB\n", "", "", 0, false},
-	} {
-		got, ok := parseAvailable(tc.meminfo, tc.max, tc.cur)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("%s: %d, %v; want %d, %v", name, got, ok, tc.want, tc.ok)
-		}
-	}
-}
+	"github.com/fhec/fhec/internal/sysmem"
+)
 
 // TestMemoryCheck: on a machine with less memory than a plan's estimated
 // peak, keygen, run and bench refuse at once with the sizes and the way
@@ -36,8 +16,8 @@ func TestMemoryCheck(t *testing.T) {
 	dir := t.TempDir()
 	setup(t, dir) // the whole contract, with this machine's memory
 	p := func(s string) string { return filepath.Join(dir, s) }
-	defer func(f func() (int64, bool)) { memoryAvailable = f }(memoryAvailable)
-	memoryAvailable = func() (int64, bool) { return 1 << 20, true } // 1 MiB
+	defer func(f func() (int64, bool)) { sysmem.Available = f }(sysmem.Available)
+	sysmem.Available = func() (int64, bool) { return 1 << 20, true } // 1 MiB
 	for _, tc := range []struct {
 		args []string
 		msg  string

@@ -14,6 +14,7 @@ import (
 func newQuery() *cobra.Command {
 	var serverURL, keyDir, out, pin string
 	var timeout time.Duration
+	var skipMemory bool
 	cmd := &cobra.Command{
 		Use:   "query --server URL --key keys/ x.npy -o y.npy",
 		Short: "Run the model on an fhec server, encrypted: keygen if needed, encrypt, upload, evaluate, decrypt",
@@ -36,7 +37,7 @@ Inputs (x.npy, .pb or .json): [batch, ...model input without its batch dim].`,
 				return err
 			}
 			logw := cmd.ErrOrStderr()
-			c, err := client.New(serverURL, client.Options{KeyDir: keyDir, PlanSHA256: pin,
+			c, err := client.New(serverURL, client.Options{KeyDir: keyDir, PlanSHA256: pin, SkipMemoryCheck: skipMemory,
 				Logf: func(format string, a ...any) { fmt.Fprintf(logw, "fhec: "+format+"\n", a...) }})
 			if err != nil {
 				return err
@@ -67,5 +68,6 @@ Inputs (x.npy, .pb or .json): [batch, ...model input without its batch dim].`,
 	f.StringVarP(&out, "output", "o", "", "decrypted output tensor file (.npy, .pb, .json)")
 	f.StringVar(&pin, "plan-sha256", "", "refuse a server whose plan file has another SHA-256")
 	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long")
+	f.BoolVar(&skipMemory, "skip-memory-check", false, "generate keys even when their estimated size exceeds the available memory")
 	return cmd
 }
