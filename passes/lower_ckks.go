@@ -244,15 +244,7 @@ type lowerer struct {
 	// whose blocked output a lattice cannot express.
 	lattice bool
 	boots   map[*ir.Value]*ir.Value // bootstrapped copies, shared by all readers
-	// costs weigh the packing choices (zero: defaultCosts).
-	costs packingCosts
-}
-
-func (l *lowerer) packingCosts() packingCosts {
-	if l.costs.Rotation == 0 {
-		return defaultCosts
-	}
-	return l.costs
+	costs   packingCosts            // weigh the packing choices
 }
 
 // bootstrap returns x refreshed by ckks.bootstrap (once per value).
@@ -470,7 +462,7 @@ func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayou
 	m, n := w.Shape[0], w.Shape[1]
 	pIn := in.Period
 	// a row split or strided rows leave partial sums in the other slots
-	lp := choosePacking(l.packingCosts(), in, m, l.slots/l.batch, !clean, !l.lattice)
+	lp := choosePacking(l.costs, in, m, l.slots/l.batch, !clean, !l.lattice)
 	L, D, step := lp.L, lp.D, lp.step()
 	// rowAt gives the output row computed at diagonal position j, or -1.
 	rowAt := func(j int) int {
@@ -560,7 +552,7 @@ func (l *lowerer) layoutDense(in ir.Layout, w *ir.Const, clean bool) *denseLayou
 	} else if lp.g > 1 {
 		out = ir.Layout{Len: m, Period: lp.g * pIn, Batch: l.batch, Block: lp.pOut, Stride: pIn}
 	}
-	d := &denseLayout{lp: lp, costs: l.packingCosts(), sign: sign, folds: folds, out: out, diagAt: diagAt}
+	d := &denseLayout{lp: lp, costs: l.costs, sign: sign, folds: folds, out: out, diagAt: diagAt}
 	units := make([]int, 0, D)
 	S := l.slots / l.batch // rotations act on diagonal indices modulo S
 	for i := 0; i < D; i++ {

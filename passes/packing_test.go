@@ -130,7 +130,7 @@ func mlpFunc(t *testing.T, m *onnxbuild.MLP) *ir.Func {
 // sums cancel (partial sums a hundred times the outputs) do not.
 func TestPartialSumsBeforePoly(t *testing.T) {
 	const n, m = 200, 32
-	l := &lowerer{slots: 4096, batch: 1}
+	l := &lowerer{slots: 4096, batch: 1, costs: defaultCosts}
 	in := ir.Layout{Len: n, Period: 256, Batch: 1}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var samples [][]float64
