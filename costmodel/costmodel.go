@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -130,11 +131,24 @@ func (t *Table) Validate() error {
 	return nil
 }
 
+// maxTableBytes bounds what Read reads: a table is a few hundred bytes per
+// ring degree, and a wrong path (a device, a model file) must not be read
+// whole.
+const maxTableBytes = 1 << 20
+
 // Read reads and validates a table written by Write.
 func Read(path string) (*Table, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTableBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTableBytes {
+		return nil, fmt.Errorf("%s: not an fhec cost table: more than %d bytes", path, maxTableBytes)
 	}
 	t, err := Parse(b)
 	if err != nil {

@@ -2,6 +2,7 @@ package costmodel
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +77,22 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.msg)
 			}
 		})
+	}
+}
+
+// TestReadBounded: a path that is no table (a device without end, a large
+// file) is refused after a bounded read.
+func TestReadBounded(t *testing.T) {
+	for _, path := range []string{"/dev/zero", filepath.Join(t.TempDir(), "big.json")} {
+		if path != "/dev/zero" {
+			if err := os.WriteFile(path, make([]byte, 2<<20), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := os.Stat(path); err != nil {
+			continue // no /dev/zero here
+		}
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), "more than 1048576 bytes") {
+			t.Errorf("%s: error %v, want one saying it is too large", path, err)
+		}
 	}
 }
