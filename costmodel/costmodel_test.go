@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,4 +96,41 @@ func TestReadBounded(t *testing.T) {
 			t.Errorf("%s: error %v, want one saying it is too large", path, err)
 		}
 	}
+}
+
+// FuzzParse: any input is a table or an error, never a panic; a table
+// writes and reads back the same.
+func FuzzParse(f *testing.F) {
+	b, err := Default().Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"version":1,"entries":[{"logN":13,"levels":2,"rotation_ms":1e308,"giant_step_ms":9,"baby_step_ms":1,"pt_mult_ms":0.1,"ct_mult_ms":9,"rescale_ms":1,"add_ms":0.1}]}`))
+	f.Add([]byte(`{"version":1,"entries":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tab, err := Parse(b)
+		if err != nil {
+			return
+		}
+		out, err := tab.Marshal()
+		if err != nil {
+			t.Fatalf("a parsed table does not write: %v", err)
+		}
+		back, err := Parse(out)
+		if err != nil {
+			t.Fatalf("a written table does not read: %v", err)
+		}
+		tab.Entries = sortedEntries(tab.Entries)
+		if d := cmp.Diff(tab, back); d != "" {
+			t.Fatalf("round trip (-parsed +read back):\n%s", d)
+		}
+		_ = tab.At(13).Weights()
+	})
+}
+
+func sortedEntries(es []Entry) []Entry {
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b Entry) int { return a.LogN - b.LogN })
+	return es
 }

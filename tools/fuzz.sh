@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short fuzz runs of the plan, key and ciphertext decoders, as CI runs them
+# Short fuzz runs of the plan, cost table, key and ciphertext decoders, as CI runs them
 # (.ci/run). Each target starts from its committed seed corpus
 # (plan/testdata/fuzz, runtime/testdata/fuzz); a crasher is written under
 # testdata/fuzz/<target>/ and fails the run. FUZZTIME per target (default
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 t="${FUZZTIME:-50000x}"
 par="${FUZZPARALLEL:-2}"
 go test ./plan -run '^$' -fuzz '^FuzzUnmarshal$' -fuzztime "$t" -parallel "$par"
+go test ./costmodel -run '^$' -fuzz '^FuzzParse$' -fuzztime "$t" -parallel "$par"
 for f in FuzzUnmarshalSecretKey FuzzUnmarshalEvaluationKeys FuzzUnmarshalCiphertexts FuzzUnmarshalCiphertextsFeatureMajor; do
 	go test ./runtime -run '^$' -fuzz "^${f}\$" -fuzztime "$t" -parallel "$par"
 done
