@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -76,7 +77,7 @@ func Calibrate(o CalibrateOptions) (costmodel.Entry, error) {
 
 	// The shapes' diagonals and the rotations they need (and 1, the fold).
 	diags := make([]hefloat.Diagonals[float64], len(calibrationShapes))
-	rotations := map[int]bool{1: true}
+	rotations := map[int]bool{1: true} // nonzero rotation offsets
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := func() []float64 {
 		v := make([]float64, slots)
@@ -92,16 +93,12 @@ func Calibrate(o CalibrateOptions) (costmodel.Entry, error) {
 		}
 		_, babies, giants := he.BSGSIndex(diags[k].DiagonalsIndexList(), slots, s[0])
 		for _, r := range append(babies, giants...) {
-			rotations[r] = r != 0
+			if r != 0 {
+				rotations[r] = true
+			}
 		}
 	}
-	var galEls []uint64
-	for r, ok := range rotations {
-		if ok {
-			galEls = append(galEls, params.GaloisElement(r))
-		}
-	}
-	slices.Sort(galEls)
+	galEls := params.GaloisElements(slices.Sorted(maps.Keys(rotations)))
 
 	kgen := rlwe.NewKeyGenerator(params)
 	sk := kgen.GenSecretKeyNew()
@@ -128,53 +125,54 @@ func Calibrate(o CalibrateOptions) (costmodel.Entry, error) {
 	ringQP := params.RingQP().AtLevel(level, params.MaxLevelP())
 	diagPt, diagC0, diagC1, acc0, acc1 := ringQP.NewPoly(), ringQP.NewPoly(), ringQP.NewPoly(), ringQP.NewPoly(), ringQP.NewPoly()
 	const diagonalsTimed = 64
-	ops := []func() error{
-		func() error { return eval.Rotate(ct, 1, out) },
-		func() error { return eval.MulRelin(ct, ct, prod) },
-		func() error {
+	e := costmodel.Entry{LogN: o.LogN, Levels: levels}
+	times := make([]float64, len(calibrationShapes)) // the linear transforms'
+	type measurement struct {
+		into *float64 // the median time, in ms
+		per  float64  // ops per timed run
+		op   func() error
+	}
+	ms := []measurement{
+		{&e.Rotation, 1, func() error { return eval.Rotate(ct, 1, out) }},
+		{&e.CtMult, 1, func() error { return eval.MulRelin(ct, ct, prod) }},
+		{&e.PtMult, diagonalsTimed, func() error {
 			for range diagonalsTimed {
 				ringQP.MulCoeffsMontgomeryLazyThenAddLazy(diagPt, diagC0, acc0)
 				ringQP.MulCoeffsMontgomeryLazyThenAddLazy(diagPt, diagC1, acc1)
 			}
 			return nil
-		},
-		func() error { return eval.Rescale(prod, out) },
-		func() error { return eval.Add(ct, ct, out) },
+		}},
+		{&e.Rescale, 1, func() error { return eval.Rescale(prod, out) }},
+		{&e.Add, 1, func() error { return eval.Add(ct, ct, out) }},
 	}
 	for k, s := range calibrationShapes {
 		lt, err := NewLinearTransformation(params, ecd, diags[k], s[0], level, float64(params.Q()[level]))
 		if err != nil {
 			return costmodel.Entry{}, fmt.Errorf("calibrate: %w", err)
 		}
-		ops = append(ops, func() error { return lte.Evaluate(ct, lt, out) })
+		ms = append(ms, measurement{&times[k], 1, func() error { return lte.Evaluate(ct, lt, out) }})
 	}
 	// Rounds of every op in turn, the first untimed (warm caches, lazily
 	// built tables): a machine whose speed drifts slows all alike, and the
 	// ratios the compiler uses hold better than separate runs' would.
-	ts := make([][]float64, len(ops))
+	ts := make([][]float64, len(ms))
 	for round := range o.Reps + 1 {
-		for k, op := range ops {
+		for k, m := range ms {
 			t0 := time.Now()
-			if err := op(); err != nil {
+			if err := m.op(); err != nil {
 				return costmodel.Entry{}, fmt.Errorf("calibrate: %w", err)
 			}
 			if round > 0 {
-				ts[k] = append(ts[k], float64(time.Since(t0).Nanoseconds())/1e6)
+				ts[k] = append(ts[k], float64(time.Since(t0).Nanoseconds())/1e6/m.per)
 			}
 		}
 		if o.Progress != nil {
 			o.Progress(round+1, o.Reps+1)
 		}
 	}
-	median := func(k int) float64 {
+	for k, m := range ms {
 		slices.Sort(ts[k])
-		return ts[k][len(ts[k])/2]
-	}
-	e := costmodel.Entry{LogN: o.LogN, Levels: levels,
-		Rotation: median(0), CtMult: median(1), PtMult: median(2) / diagonalsTimed, Rescale: median(3), Add: median(4)}
-	times := make([]float64, len(calibrationShapes))
-	for k := range times {
-		times[k] = median(5 + k)
+		*m.into = ts[k][len(ts[k])/2]
 	}
 	if e.BabyStep, e.GiantStep, err = fitLinearCosts(calibrationShapes, times, e.PtMult); err != nil {
 		return costmodel.Entry{}, fmt.Errorf("calibrate: logN %d: %w", o.LogN, err)

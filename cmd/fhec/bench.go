@@ -91,7 +91,7 @@ elsewhere, for compile --costs FILE).`,
 				return err
 			}
 			// keys, plaintexts and workers in one process: the server's peak
-			if err := checkMemory(p, "benchmarking", serverPeak, skipMemory); err != nil {
+			if err := checkMemory(p, "benchmarking", sysmem.ServerPeak, skipMemory); err != nil {
 				return err
 			}
 			if workers <= 0 {

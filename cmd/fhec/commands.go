@@ -81,9 +81,9 @@ Passes, for --dump-after: ` + strings.Join(passes.Names(passes.Standard()), ", "
 				fmt.Fprintf(w, "  packing weighed with the cost table %s (%s)\n", costsUsed, opt.Costs.Machine)
 			}
 			describe(w, c.Plan)
-			if err := checkMemory(c.Plan, "key generation", clientPeak, false); err != nil {
+			if err := checkMemory(c.Plan, "key generation", sysmem.ClientPeak, false); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "fhec: warning: on this machine,", err)
-			} else if err := checkMemory(c.Plan, "evaluation", serverPeak, false); err != nil {
+			} else if err := checkMemory(c.Plan, "evaluation", sysmem.ServerPeak, false); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "fhec: warning: on this machine,", err)
 			}
 			return nil
@@ -118,7 +118,7 @@ func newKeygen() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkMemory(r.Plan(), "key generation", clientPeak, skipMemory); err != nil {
+			if err := checkMemory(r.Plan(), "key generation", sysmem.ClientPeak, skipMemory); err != nil {
 				return err
 			}
 			start := time.Now()
@@ -209,7 +209,7 @@ func loadServer(planPath, evkPath, ctPath, out string, skipMemory bool) (*fhec.R
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkMemory(r.Plan(), "evaluation", serverPeak, skipMemory); err != nil {
+	if err := checkMemory(r.Plan(), "evaluation", sysmem.ServerPeak, skipMemory); err != nil {
 		return nil, nil, nil, err
 	}
 	evk, err := r.ReadEvaluationKeys(evkPath)

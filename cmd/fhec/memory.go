@@ -15,8 +15,3 @@ func checkMemory(p *planpb.Plan, what string, peak func(*plan.Summary) int64, sk
 	}
 	return sysmem.Check(p, what, peak, "--skip-memory-check tries anyway")
 }
-
-var (
-	clientPeak = sysmem.ClientPeak
-	serverPeak = sysmem.ServerPeak
-)
